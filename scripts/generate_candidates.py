@@ -1,0 +1,32 @@
+"""Rule generate_candidates: the initial set (round 0) or the model-guided pool."""
+
+import logging
+
+from strata import campaign, generation, layers, ranking, search, symmetry
+from strata.config import compositions, templates
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+sm = snakemake  # noqa: F821
+particle = sm.params.particle
+round_ = int(sm.wildcards.round)
+rng = campaign.round_rng(sm.params.seed, round_, "generate")
+shapes = templates(particle)
+counts = compositions(particle, len(shapes[0]))
+
+if round_ == 0:
+    settings = campaign.descriptor_settings(particle["elements"], sm.params.descriptors)
+    coordination = [layers.Topology.from_atoms(t, settings).coordination for t in shapes]
+    symmetry_keys = symmetry.SymmetryCache(shapes).keys
+    candidates = generation.initial_set(
+        shapes, coordination, counts, sm.params.initial_size, particle["elements"], rng,
+        key=lambda t, codes: symmetry_keys(t, codes)[0],
+    )
+else:
+    labelled = campaign.read_labelled(sm.input.labelled)
+    surrogate = ranking.load_surrogate(sm.input.model[0])
+    config = dict(particle, descriptors=sm.params.descriptors, model=sm.params.model,
+                  selection=sm.params.selection, pool_size=sm.params.pool_size,
+                  batch_size=sm.params.batch_size, seed=sm.params.seed, compositions=counts)
+    candidates = search.candidate_pool(shapes, labelled, surrogate, config, rng)
+logging.info("round %d: %d candidates", round_, len(candidates))
+campaign.write_candidates(candidates, sm.output.candidates)

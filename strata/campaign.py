@@ -1,0 +1,131 @@
+"""The campaign's files: candidate tables, batches, labelled tables, seeds.
+
+Rule scripts read and write only through these functions, so every stage agrees on one
+format:
+
+* ``candidates.csv`` — one ordering per row: ``template``, ``composition``, ``origin``,
+  ``codes`` (element indices separated by spaces) and, after round 0, ``score`` and
+  ``uncertainty``.
+* ``batch.extxyz`` — the structures to compute, ``info`` with ``structure_id``, ``round``,
+  ``template``, ``composition``, ``origin`` (and ``predicted_rank``, ``score``,
+  ``uncertainty`` after round 0).
+* ``descriptors.csv`` — one labelled structure per row: :data:`LABEL_COLUMNS`, ``codes``, then
+  the named descriptor columns.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase.io import read, write
+
+from strata import generation, orderings
+
+LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
+                 "reason", "energy", "wall_time", "predicted_rank", "score", "uncertainty"]
+STAGES = ("generate", "select", "train")
+
+
+def round_rng(seed, round_, stage):
+    """Independent, reproducible random stream for one stage of one round."""
+    return np.random.default_rng([seed, round_, STAGES.index(stage)])
+
+
+def structure_id(round_, index):
+    """``"r03-007"``: structure 7 of round 3."""
+    return f"r{round_:02d}-{index:03d}"
+
+
+def codes_to_text(codes):
+    """Ordering as text (element indices separated by spaces)."""
+    return " ".join(map(str, np.asarray(codes, dtype=int)))
+
+
+def codes_from_text(text):
+    """Ordering from :func:`codes_to_text`."""
+    return np.array(text.split(), dtype=orderings.CODE_DTYPE)
+
+
+def write_csv(table, path):
+    """Write a table through a temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def write_candidates(candidates, path):
+    """Write a candidate table (``codes`` arrays as text)."""
+    write_csv(candidates.assign(codes=candidates["codes"].map(codes_to_text)), path)
+
+
+def read_candidates(path):
+    """Read a candidate table (``codes`` back as arrays)."""
+    table = pd.read_csv(path)
+    table["codes"] = table["codes"].map(codes_from_text)
+    return table
+
+
+def batch_structures(batch, templates, elements, round_):
+    """The batch as :class:`ase.Atoms`, numbered ``structure_id(round_, i)``."""
+    extra = [c for c in ("predicted_rank", "score", "uncertainty") if c in batch]
+    return [
+        generation.structure_atoms(
+            templates[row.template], row.codes, elements,
+            structure_id=structure_id(round_, i), round=round_, template=int(row.template),
+            composition=row.composition, origin=row.origin,
+            **{c: float(getattr(row, c)) for c in extra},
+        )
+        for i, row in enumerate(batch.itertuples(index=False))
+    ]
+
+
+def write_structures(structures, path):
+    """Write structures to one extended-XYZ file atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp, structures, format="extxyz")
+    os.replace(tmp, path)
+
+
+def read_structures(path):
+    """All structures of an extended-XYZ file."""
+    return read(path, index=":", format="extxyz")
+
+
+def label_row(result, elements):
+    """One row of a labelled table from a reference result."""
+    ok = result.info["status"] == "ok"
+    row = {c: result.info.get(c, np.nan) for c in LABEL_COLUMNS if c != "energy"}
+    row["energy"] = result.get_potential_energy() if ok else np.nan
+    row["codes"] = codes_to_text(
+        orderings.codes_from_symbols(result.get_chemical_symbols(), elements)
+    )
+    return row
+
+
+def read_labelled(paths):
+    """Concatenate ``descriptors.csv`` tables of several rounds (``codes`` as arrays)."""
+    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    table["codes"] = table["codes"].map(codes_from_text)
+    return table
+
+
+def feature_columns(table):
+    """The descriptor columns of a labelled table (everything but labels and codes)."""
+    return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"]
+
+
+def descriptor_settings(elements, section):
+    """:class:`~strata.descriptors.DescriptorSettings` from the config's ``descriptors``."""
+    from strata.descriptors import DescriptorSettings
+
+    return DescriptorSettings(
+        elements=tuple(elements),
+        bond_factor=section["bond_factor"],
+        bulk_coordination=section["bulk_coordination"],
+        intermediate_layers=section["intermediate_layers"],
+        surface_method=section["surface_method"],
+        region_weights=dict(section["region_weights"]),
+    )

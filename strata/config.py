@@ -1,0 +1,209 @@
+"""Campaign configuration: defaults, schema validation and physical checks.
+
+:func:`load` is what the Snakefile calls before any job runs: it fills every default from
+``workflow/schemas/config.schema.yaml``, validates the types and ranges, then checks what a
+schema cannot (compositions that add up to the particle size, elements the calculator knows,
+readable user structures). Every error names the key and what is wrong.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+from ase.data import atomic_numbers, chemical_symbols
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import best_match
+
+from strata import clusters, orderings
+from strata.reference import EMT_ELEMENTS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key."""
+
+
+def _with_defaults(validator_class):
+    """A validator that fills ``default`` values into objects as it validates them."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = json.loads(json.dumps(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+DefaultFillingValidator = _with_defaults(Draft202012Validator)
+
+
+def schema():
+    """The JSON schema of the campaign configuration."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _key(path):
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def validate_schema(config):
+    """Fill defaults into ``config`` (in place) and check it against the schema.
+
+    Raises
+    ------
+    ConfigError
+        For the first problem, as ``config key 'a.b': message``.
+    """
+    error = best_match(DefaultFillingValidator(schema()).iter_errors(config))
+    if error is not None:
+        raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
+
+
+def composition_list(config):
+    """The ``composition`` key as a list of element → amount dicts."""
+    value = config["composition"]
+    return value if isinstance(value, list) else [value]
+
+
+def counts_from_amounts(amounts, elements, n_atoms, key="composition"):
+    """Count per element (aligned with ``elements``) from counts or fractions.
+
+    Integers are counts and must add up to ``n_atoms``; otherwise the values are fractions,
+    must add up to 1 and are rounded to counts by the largest remainder.
+    """
+    unknown = sorted(set(amounts) - set(elements))
+    if unknown:
+        raise ConfigError(f"config key '{key}': elements {unknown} are not in 'elements' {elements}")
+    values = np.array([amounts.get(e, 0) for e in elements], dtype=float)
+    if all(float(v).is_integer() for v in amounts.values()) and values.sum() > 1:
+        if values.sum() != n_atoms:
+            raise ConfigError(
+                f"config key '{key}': counts add up to {int(values.sum())} atoms, but the "
+                f"particle has {n_atoms}"
+            )
+        return values.astype(int)
+    if abs(values.sum() - 1) > 1e-6:
+        raise ConfigError(f"config key '{key}': fractions add up to {values.sum():g}, not 1")
+    exact = values * n_atoms
+    counts = np.floor(exact).astype(int)
+    remainder_order = np.argsort(-(exact - counts), kind="stable")
+    counts[remainder_order[: n_atoms - counts.sum()]] += 1
+    if (counts[values > 0] == 0).any():
+        raise ConfigError(f"config key '{key}': a fraction rounds to zero atoms of {n_atoms}")
+    return counts
+
+
+def _check_elements(config):
+    for symbol in config["elements"]:
+        if symbol not in atomic_numbers or symbol == chemical_symbols[0]:
+            raise ConfigError(f"config key 'elements': unknown element {symbol!r}")
+    if config["reference"]["calculator"] == "emt":
+        unsupported = sorted(set(config["elements"]) - set(EMT_ELEMENTS))
+        if unsupported:
+            raise ConfigError(
+                f"config key 'reference.calculator': emt has no parameters for {unsupported}; "
+                f"it knows {', '.join(EMT_ELEMENTS)} (use gpaw)"
+            )
+
+
+def templates(config):
+    """The campaign's templates: one ideal cluster, or every user structure file.
+
+    Raises
+    ------
+    ConfigError
+        For a missing or malformed structure folder.
+    """
+    cluster = config["cluster"]
+    if cluster["shape"] == "files":
+        if not cluster["folder"]:
+            raise ConfigError("config key 'cluster.folder': shape 'files' needs a folder")
+        try:
+            return clusters.read_templates(cluster["folder"])
+        except clusters.StructureFileError as error:
+            raise ConfigError(f"config key 'cluster.folder': {error}") from error
+    lattice_constant = cluster["lattice_constant"] or clusters.default_lattice_constant(
+        composition_list(config)[0]
+    )
+    return [
+        clusters.build_template(cluster["shape"], cluster["size"], lattice_constant,
+                                cluster["cutoff"], cluster["reentrance"])
+    ]
+
+
+def compositions(config, n_atoms):
+    """Every composition as counts aligned with ``config['elements']`` (distinct)."""
+    result = []
+    for i, amounts in enumerate(composition_list(config)):
+        key = "composition" if not isinstance(config["composition"], list) else f"composition.{i}"
+        counts = counts_from_amounts(amounts, config["elements"], n_atoms, key)
+        if any((counts == c).all() for c in result):
+            raise ConfigError(f"config key '{key}': composition listed twice")
+        result.append(counts)
+    return result
+
+
+def _check_user_orderings(config, templates_, counts):
+    elements = config["elements"]
+    allowed = {orderings.composition_key(c, elements) for c in counts}
+    for i, template in enumerate(templates_):
+        try:
+            codes = orderings.codes_from_symbols(template.get_chemical_symbols(), elements)
+        except ValueError as error:
+            raise ConfigError(f"config key 'cluster.folder': structure {i}: {error}") from error
+        key = orderings.composition_key(orderings.element_counts(codes, len(elements)), elements)
+        if key not in allowed:
+            raise ConfigError(
+                f"config key 'cluster.folder': structure {i} has composition {key}, which is not "
+                f"a configured composition ({', '.join(sorted(allowed))})"
+            )
+
+
+def check_campaign(config):
+    """The checks a schema cannot make; returns ``(templates, compositions)``."""
+    _check_elements(config)
+    templates_ = templates(config)
+    counts = compositions(config, len(templates_[0]))
+    if config["cluster"]["shape"] == "files":
+        _check_user_orderings(config, templates_, counts)
+    if config["batch_size"] > config["pool_size"]:
+        raise ConfigError(
+            f"config key 'batch_size': {config['batch_size']} is larger than 'pool_size' "
+            f"{config['pool_size']}"
+        )
+    return templates_, counts
+
+
+def validate(config):
+    """Fill defaults, validate the schema and check the campaign (in place).
+
+    Returns
+    -------
+    dict
+        The same ``config``, complete.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError("config: expected a mapping of keys to values")
+    validate_schema(config)
+    check_campaign(config)
+    return config
+
+
+def load(path):
+    """Read a YAML config file and :func:`validate` it."""
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"config file {path}: {error}") from error
+    return validate(config)
+
+
+def config_hash(config):
+    """SHA-256 (first 16 hex digits) of the complete config, for provenance."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,51 @@
+"""The ASE database of all reference results (``ase db results/references.db``).
+
+Built by one gathering step from the per-structure result files, never written by the
+parallel reference jobs, so rebuilding it from those files gives the same content.
+"""
+
+import os
+from pathlib import Path
+
+from ase.db import connect
+
+from strata.reference import read_result
+
+KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "calculator",
+        "wall_time", "scf_iterations", "attempts")
+
+
+def key_value_pairs(atoms):
+    """The searchable key–value pairs of one result (``ase db … status=failed``)."""
+    pairs = {key: atoms.info[key] for key in KEYS if key in atoms.info}
+    pairs["round"] = int(pairs.get("round", 0))
+    return pairs
+
+
+def gather(paths, database):
+    """Write every result file into a fresh ASE database, replacing ``database`` atomically.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Per-structure result files (extended XYZ).
+    database : path-like
+        Target ``.db`` (SQLite) file.
+
+    Returns
+    -------
+    int
+        Number of rows written.
+    """
+    database = Path(database)
+    tmp = database.with_name(f".{database.stem}.{os.getpid()}.tmp.db")
+    tmp.unlink(missing_ok=True)
+    n_rows = 0
+    with connect(tmp, append=False) as db:
+        for path in sorted(map(Path, paths)):
+            atoms = read_result(path)
+            data = {"reason": atoms.info.get("reason", ""), "settings": atoms.info.get("settings")}
+            db.write(atoms, key_value_pairs=key_value_pairs(atoms), data=data)
+            n_rows += 1
+    os.replace(tmp, database)
+    return n_rows

@@ -1,0 +1,83 @@
+"""How well the campaign is doing: the metrics of one round.
+
+Out-of-sample by construction: the batch computed in round ``r`` was chosen (and scored) by the
+model of round ``r - 1``, so comparing its recorded scores with its reference energies measures
+that model on structures it never saw. Cross-validated figures on all labels and the best
+energy so far (with its regret) complete the picture.
+"""
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from strata import metrics, ranking
+from strata.campaign import feature_columns
+
+
+def batch_metrics(batch, k):
+    """Metrics of the model that chose a batch, on that batch (within composition)."""
+    ok = batch[np.isfinite(batch["energy"]) & np.isfinite(batch["score"])]
+    if ok.empty:
+        return {}
+    figures = metrics.grouped_metrics(ok, "composition", "energy", "score", k)
+    return {f"batch.{name}": value for name, value in figures.items() if name != "n_groups"}
+
+
+def cross_validated_metrics(labelled, model_config, seed, k, folds=5):
+    """K-fold metrics of the surrogate on every labelled structure (within composition).
+
+    Folds split structures, never groups: each structure is scored by a model that was
+    trained on the other folds of every composition.
+    """
+    ok = labelled[np.isfinite(labelled["energy"])].reset_index(drop=True)
+    if len(ok) < 2 * folds:
+        return {}
+    features = ok[feature_columns(ok)]
+    fold_of = np.random.default_rng(seed).permutation(len(ok)) % folds
+    score = np.empty(len(ok))
+    for train, test in GroupKFold(n_splits=folds).split(ok, groups=fold_of):
+        surrogate = ranking.fit_surrogate(
+            features.iloc[train], ok.energy.to_numpy()[train],
+            ranking.query_groups(ok.composition.to_numpy()[train]), model_config, seed,
+        )
+        score[test] = surrogate.score(features.iloc[test])
+    figures = metrics.grouped_metrics(ok.assign(score=score), "composition", "energy", "score", k)
+    return {f"cv.{name}": value for name, value in figures.items() if name != "n_groups"}
+
+
+def progress(labelled, round_, ground_truth_energy):
+    """Reference calls, failures and the best energy so far (per composition, summed regret)."""
+    so_far = labelled[labelled["round"] <= round_]
+    ok = so_far[np.isfinite(so_far["energy"])]
+    best = ok.groupby("composition")["energy"].min()
+    row = {
+        "round": round_,
+        "reference_calls": len(so_far),
+        "failed": int((so_far["status"] != "ok").sum()),
+        "best_energy": float(best.iloc[0]) if len(best) == 1 else np.nan,
+    }
+    if ground_truth_energy is not None and len(best) == 1:
+        row["regret"] = float(best.iloc[0]) - ground_truth_energy
+    return row
+
+
+def round_metrics(labelled, round_, model_config, seed, k, ground_truth_energy=None):
+    """All metrics of one round as a one-row table.
+
+    Parameters
+    ----------
+    labelled : pandas.DataFrame
+        Every labelled structure of rounds ``0 … round_`` (with batch scores where recorded).
+    round_ : int
+    model_config : dict
+    seed : int
+    k : int
+        For recall@k and regret@k (the batch size).
+    ground_truth_energy : float, optional
+    """
+    row = progress(labelled, round_, ground_truth_energy)
+    batch = labelled[labelled["round"] == round_]
+    if round_ > 0 and "score" in batch:
+        row.update(batch_metrics(batch, k))
+    row.update(cross_validated_metrics(labelled, model_config, seed, k))
+    return pd.DataFrame([row])

@@ -1,0 +1,253 @@
+"""Reference energies: one EMT or GPAW calculation per structure.
+
+A calculation never raises for a physics failure: it returns the structure with
+``info["status"] = "failed"`` and the reason, so a campaign carries on. A GPAW SCF that does not
+converge is tried once more with safer settings (more iterations, a gentler density mixer).
+Results are written atomically, and a content-addressed store makes sure that the same atoms
+with the same calculator settings are never computed twice.
+
+Run under MPI as ``mpirun -np N python -m strata.reference IN OUT SETTINGS.json``.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import read, write
+from ase.optimize import BFGS
+from ase.parallel import world
+
+EMT_ELEMENTS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O")
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose by the ``fault`` setting, to test that failures are survived."""
+
+
+def calculator_settings(reference_config):
+    """The settings that decide a reference result (and nothing else).
+
+    Parameters
+    ----------
+    reference_config : dict
+        The ``reference`` section of a validated campaign config.
+
+    Returns
+    -------
+    dict
+        ``calculator``, its own section (``gpaw`` only for GPAW) and ``relax``. Compute
+        resources are left out: they change how fast, not what.
+    """
+    settings = {"calculator": reference_config["calculator"], "relax": reference_config["relax"]}
+    if settings["calculator"] == "gpaw":
+        settings["gpaw"] = reference_config["gpaw"]
+    if reference_config.get("fault"):
+        settings["fault"] = reference_config["fault"]
+    return settings
+
+
+def calculation_key(atoms, settings):
+    """SHA-256 of the atoms (numbers, positions to 1e-6 Å) and the calculator settings."""
+    digest = hashlib.sha256()
+    digest.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    digest.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def make_calculator(settings, txt=None, safer=False):
+    """A fresh calculator for one structure.
+
+    Parameters
+    ----------
+    settings : dict
+        From :func:`calculator_settings`.
+    txt : str or None
+        GPAW log file.
+    safer : bool
+        GPAW only: three times the SCF iterations and a gentle mixer (β = 0.02), for a retry.
+    """
+    if settings["calculator"] == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT()
+    from gpaw import GPAW, PW, FermiDirac, Mixer
+
+    gpaw = settings["gpaw"]
+    mode = PW(gpaw["ecut"]) if gpaw["mode"] == "pw" else gpaw["mode"]
+    parameters = dict(
+        mode=mode,
+        xc=gpaw["xc"],
+        h=gpaw["h"],
+        occupations=FermiDirac(gpaw["smearing_width"]),
+        convergence={"energy": gpaw["convergence_energy"]},
+        maxiter=gpaw["maxiter"] * (3 if safer else 1),
+        spinpol=gpaw["spinpol"],
+        txt=txt,
+    )
+    if gpaw["mode"] == "lcao":
+        parameters["basis"] = gpaw["basis"]
+    if safer:
+        parameters["mixer"] = Mixer(beta=0.02, nmaxold=5, weight=100.0)
+    return GPAW(**parameters)
+
+
+def scf_iterations(calc):
+    """Number of SCF iterations of the last GPAW calculation (None for EMT)."""
+    for path in ("dft.scf_loop.niter", "scf.niter"):
+        obj = calc
+        try:
+            for name in path.split("."):
+                obj = getattr(obj, name)
+            return int(obj)
+        except (AttributeError, TypeError):
+            continue
+    if hasattr(calc, "get_number_of_iterations"):
+        return int(calc.get_number_of_iterations())
+    return None
+
+
+def _prepare(atoms, settings):
+    atoms = atoms.copy()
+    atoms.calc = None
+    if settings["calculator"] == "gpaw":
+        atoms.center(vacuum=settings["gpaw"]["vacuum"])
+        atoms.pbc = False
+    return atoms
+
+
+def _run(atoms, settings, txt, safer):
+    """Energy (and forces) of ``atoms`` with a fresh calculator; relaxes when asked."""
+    if settings.get("fault") == "raise":
+        raise InjectedFault("fault injected by the 'reference.fault' setting")
+    atoms.calc = make_calculator(settings, txt=txt, safer=safer)
+    relax = settings["relax"]
+    steps = 0
+    if relax["enabled"]:
+        optimizer = BFGS(atoms, logfile=None)
+        optimizer.run(fmax=relax["fmax"], steps=relax["steps"])
+        steps = optimizer.get_number_of_steps()
+    energy = atoms.get_potential_energy()
+    forces = atoms.get_forces()
+    return energy, forces, scf_iterations(atoms.calc), steps
+
+
+def compute(atoms, settings, txt=None):
+    """Reference energy of one structure; never raises for a failed calculation.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The structure; its ``info`` is kept.
+    settings : dict
+        From :func:`calculator_settings`.
+    txt : str or None
+        Calculator log file (GPAW).
+
+    Returns
+    -------
+    ase.Atoms
+        With a single-point calculator holding energy and forces when ``status == "ok"``, and
+        ``info`` keys ``status``, ``reason``, ``calculator``, ``settings`` (JSON),
+        ``wall_time`` (s), ``scf_iterations``, ``relax_steps``, ``attempts``.
+    """
+    start = time.perf_counter()
+    tries = (False, True) if settings["calculator"] == "gpaw" else (False,)
+    reasons = []
+    for attempt, safer in enumerate(tries, start=1):
+        result = _prepare(atoms, settings)
+        try:
+            energy, forces, iterations, steps = _run(result, settings, txt, safer)
+        except Exception as error:  # a calculator may raise anything; record it
+            reasons.append(f"attempt {attempt}: {type(error).__name__} {error}".strip())
+            result.calc = None
+            if isinstance(error, InjectedFault):
+                break
+            continue
+        result.calc = SinglePointCalculator(result, energy=energy, forces=forces)
+        status = {"status": "ok", "scf_iterations": iterations or 0, "relax_steps": steps,
+                  "reason": "recovered after " + " | ".join(reasons) if reasons else ""}
+        break
+    if result.calc is None:
+        status = {"status": "failed", "scf_iterations": 0, "relax_steps": 0,
+                  "reason": " | ".join(reasons)}
+    result.info.update(
+        status,
+        calculator=settings["calculator"],
+        settings=json.dumps(settings, sort_keys=True),
+        wall_time=round(time.perf_counter() - start, 3),
+        attempts=attempt,
+    )
+    return result
+
+
+def write_atomically(atoms, path):
+    """Write extended XYZ to ``path`` through a temporary file and a rename (rank 0 only)."""
+    path = Path(path)
+    if world.rank != 0:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp, atoms, format="extxyz", parallel=False)
+    os.replace(tmp, path)
+
+
+def read_result(path):
+    """Read a result file written by :func:`write_atomically`."""
+    return read(path, format="extxyz", parallel=False)
+
+
+def compute_cached(atoms, settings, store, txt=None):
+    """:func:`compute`, unless the store already holds this calculation.
+
+    Only successful results are stored: a failed one is computed again next time (the
+    failure may have been the machine's).
+
+    Returns
+    -------
+    tuple[ase.Atoms, bool]
+        The result and whether it was computed now.
+    """
+    stored = Path(store) / f"{calculation_key(atoms, settings)}.extxyz"
+    if stored.exists():
+        result = read_result(stored)
+        result.info.update(atoms.info)
+        return result, False
+    result = compute(atoms, settings, txt=txt)
+    if result.info["status"] == "ok":
+        write_atomically(result, stored)
+    return result, True
+
+
+def main(argv=None):
+    """Command line: ``python -m strata.reference IN OUT SETTINGS_JSON [--store DIR]``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("structure")
+    parser.add_argument("result")
+    parser.add_argument("settings", help="JSON file written from calculator_settings()")
+    parser.add_argument("--store", help="content-addressed store of finished calculations")
+    parser.add_argument("--txt", help="calculator log file")
+    args = parser.parse_args(argv)
+    atoms = read(args.structure, parallel=False)
+    settings = json.loads(Path(args.settings).read_text())
+    if args.store:
+        result, _ = compute_cached(atoms, settings, args.store, txt=args.txt)
+    else:
+        result = compute(atoms, settings, txt=args.txt)
+    write_atomically(result, args.result)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)

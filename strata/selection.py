@@ -1,0 +1,173 @@
+"""Batch selection of rounds >= 1 (the "select" stage) and the stop rule.
+
+The batch is the top of the scored candidate pool (within each composition group, taken in
+turn when a campaign has several, because scores are only comparable within a group), plus an
+exploration share: candidates among the top ``exploration_top`` of the pool with the largest
+bootstrap-ensemble disagreement (``uncertainty``) or the farthest in descriptor space from the
+picks so far (``diversity``). A structure already computed — or symmetry-equivalent to one —
+is never selected (canonical keys). Ties are broken by the seeded generator, so the same pool
+and seed give the same batch.
+"""
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from strata.search import selection_settings, symmetry_for
+
+
+def computed_keys(templates, labelled, config):
+    """Canonical keys of every computed structure (failed ones included: never rerun).
+
+    Parameters
+    ----------
+    templates : list[ase.Atoms]
+    labelled : pandas.DataFrame
+        Columns ``template`` and ``codes``.
+    config : dict
+        Campaign config (``selection.symmetry``, ``selection.symmetry_tolerance``).
+
+    Returns
+    -------
+    set[str]
+    """
+    if len(labelled) == 0:
+        return set()
+    symmetry = symmetry_for(templates, config)
+    return set(symmetry.keys(labelled["template"].to_numpy(int),
+                             np.stack(labelled["codes"].to_numpy())))
+
+
+def _group_rank(candidates, rng):
+    """Rank within composition group (0 = best), ties broken at random."""
+    tie = rng.random(len(candidates))
+    order = np.lexsort((tie, -candidates["score"].to_numpy(float)))
+    groups = candidates["composition"].astype(str).to_numpy()[order]
+    rank = np.empty(len(candidates), dtype=int)
+    seen = {}
+    for position, g in zip(order, groups, strict=True):
+        rank[position] = seen.get(g, 0)
+        seen[g] = rank[position] + 1
+    return rank, tie
+
+
+def _standardised(descriptors):
+    X = np.vstack(descriptors).astype(float)
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+
+
+def _explore(pool, chosen, n, method, rng):
+    """Indices (into ``pool``) of ``n`` exploration picks not in ``chosen``."""
+    free = np.array([k for k in range(len(pool)) if k not in set(chosen)], dtype=int)
+    if n <= 0 or len(free) == 0:
+        return []
+    uncertainty = pool["uncertainty"].to_numpy(float)
+    if method == "uncertainty" and np.ptp(uncertainty[free]) > 0:
+        tie = rng.random(len(free))
+        return list(free[np.lexsort((tie, -uncertainty[free]))[:n]])
+    if method in ("uncertainty", "diversity") and "descriptor" in pool.columns:
+        Z = _standardised(pool["descriptor"].to_numpy())
+        picks = []
+        anchor = list(chosen) or [int(free[0])]
+        distance = np.min(np.linalg.norm(Z[free, None, :] - Z[None, anchor, :], axis=2), axis=1)
+        for _ in range(min(n, len(free))):
+            best = int(np.argmax(distance + 1e-12 * rng.random(len(free))))
+            picks.append(int(free[best]))
+            distance = np.minimum(distance, np.linalg.norm(Z[free] - Z[free[best]], axis=1))
+            distance[best] = -np.inf
+        return picks
+    return list(rng.choice(free, size=min(n, len(free)), replace=False))
+
+
+def select_batch(candidates, computed_keys, batch_size, config, rng):
+    """Choose the batch of one round from the scored candidate pool.
+
+    Parameters
+    ----------
+    candidates : pandas.DataFrame
+        From :func:`strata.search.candidate_pool`: ``template``, ``codes``, ``composition``,
+        ``origin``, ``score``, ``uncertainty``, ``key`` (canonical key; without it, the
+        codes themselves are the key: exact repeats only), optionally ``descriptor``.
+    computed_keys : set
+        Keys of every structure already computed (:func:`computed_keys`).
+    batch_size : int
+    config : dict
+        Campaign config (``selection`` section).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        The batch (at most ``batch_size`` rows, fewer only when the pool runs out), with the
+        candidate columns plus ``predicted_rank`` (1 = best in its composition group of the
+        pool) and ``pick`` (``exploit`` or ``explore``); exploit picks first.
+    """
+    settings = selection_settings(config)
+    pool = candidates.copy()
+    if "key" not in pool.columns:
+        pool["key"] = [f"t{int(t)}:" + np.asarray(c, dtype=np.int8).tobytes().hex()
+                       for t, c in zip(pool["template"], pool["codes"], strict=True)]
+    if "uncertainty" not in pool.columns:
+        pool["uncertainty"] = 0.0
+    rank, _ = _group_rank(pool, rng)
+    pool["predicted_rank"] = rank + 1
+    pool = pool.iloc[np.lexsort((pool["predicted_rank"].to_numpy(),))].reset_index(drop=True)
+    pool = pool[~pool["key"].isin(computed_keys)]
+    pool = pool.drop_duplicates("key", keep="first").reset_index(drop=True)
+    if len(pool) == 0 or batch_size <= 0:
+        return pool.assign(pick=pd.Series(dtype=str)).iloc[:0]
+    n_explore = 0
+    if settings["exploration_method"] != "none":
+        n_explore = int(round(settings["exploration"] * batch_size))
+        n_explore = min(n_explore, batch_size - 1) if batch_size > 1 else 0
+    # exploit: by within-group rank, so that groups take turns (pool is sorted that way)
+    within = pool["composition"].astype(str).groupby(pool["composition"].astype(str)).cumcount()
+    turn = np.lexsort((pool["predicted_rank"].to_numpy(), within.to_numpy()))
+    chosen = [int(k) for k in turn[: batch_size - n_explore]]
+    top_share = max(len(chosen) + n_explore, int(np.ceil(settings["exploration_top"] * len(pool))))
+    region = pool.iloc[:top_share]
+    explore = _explore(region, chosen, min(n_explore, batch_size - len(chosen)),
+                       settings["exploration_method"], rng)
+    batch = pool.iloc[chosen + explore].copy()
+    batch["pick"] = ["exploit"] * len(chosen) + ["explore"] * len(explore)
+    return batch.reset_index(drop=True)
+
+
+def _round_of(labelled):
+    if "round" in labelled.columns:
+        return labelled["round"].to_numpy(int)
+    return np.array([int(re.match(r"r(\d+)-", str(s)).group(1)) for s in labelled["structure_id"]])
+
+
+def should_stop(labelled, config):
+    """Stop rule: no composition's best energy improved in the last ``stop_after`` rounds.
+
+    Parameters
+    ----------
+    labelled : pandas.DataFrame
+        ``composition``, ``energy`` and ``round`` (or ``structure_id`` like ``"r03-007"``).
+    config : dict
+        ``selection.stop_after``: ``None`` (never stop) or a number of rounds.
+
+    Returns
+    -------
+    bool
+    """
+    patience = selection_settings(config)["stop_after"]
+    if not patience or len(labelled) == 0:
+        return False
+    rounds = _round_of(labelled)
+    current = rounds.max()
+    energy = labelled["energy"].to_numpy(float)
+    last_improvement = 0
+    for composition in labelled["composition"].astype(str).unique():
+        rows = (labelled["composition"].astype(str) == composition).to_numpy() & np.isfinite(energy)
+        best = np.inf
+        for r in range(current + 1):
+            in_round = rows & (rounds == r)
+            if in_round.any() and energy[in_round].min() < best - 1e-9:
+                best = energy[in_round].min()
+                last_improvement = max(last_improvement, r)
+    return current - last_improvement >= int(patience)

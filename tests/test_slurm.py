@@ -1,0 +1,220 @@
+"""A campaign through a real SLURM with profiles/slurm: jobs go through sbatch, and a campaign
+killed mid-round resumes (wait for the queue, --unlock, --rerun-incomplete) without recomputing
+anything that had finished.
+
+Needs a running SLURM (``bash .ci/slurm up``, root). Opt-in locally: ``STRATA_SLURM=1 pytest -m
+slurm``; on in CI (.ci/run). For now the campaign is a throw-away Snakefile with the rule names
+and resources of the real workflow; switch :func:`campaign` to the real 2-round EMT campaign.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "profiles" / "slurm"
+ROUNDS, PER_ROUND = 2, 4
+RUN_TIMEOUT = 300  # seconds; `timeout` kills a snakemake run that would hang CI
+
+
+def _slurm_running() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (os.environ.get("STRATA_SLURM") == "1" or os.environ.get("CI")) or not _slurm_running(),
+        reason="needs a running SLURM (bash .ci/slurm up) and STRATA_SLURM=1 or CI",
+    ),
+]
+
+SNAKEFILE = textwrap.dedent(
+    """
+    # Mimics the Strata workflow: per round select_batch -> compute_reference (one SLURM job per
+    # structure) -> report_round; round r+1 needs round r's report.
+    ROUNDS = config["rounds"]
+    N = config["per_round"]
+    res = config["reference"]["resources"]
+
+    localrules: all, select_batch, report_round, gather_references, report_campaign
+
+    rule all:
+        input: "results/campaign.txt", "results/references.txt"
+
+    rule select_batch:
+        input: lambda wc: [] if int(wc.r) == 0 else f"results/round_{int(wc.r) - 1}/report.txt"
+        output: "results/round_{r}/batch.txt"
+        shell: "seq 0 {N} > {output}"
+
+    rule compute_reference:
+        input: "results/round_{r}/batch.txt"
+        output: "results/round_{r}/references/{i}.txt"
+        threads: res["tasks"]
+        resources:
+            tasks=res["tasks"],
+            mem_mb=res["mem_mb"],
+            runtime=lambda wc, attempt: res["runtime_min"] * attempt,
+        shell:
+            # start/end marks count how often each structure was computed
+            "echo start >> counts/{wildcards.r}-{wildcards.i}; sleep {config[sleep]}; "
+            "echo end >> counts/{wildcards.r}-{wildcards.i}; "
+            "echo $SLURM_JOB_ID > {output}.tmp && mv {output}.tmp {output}"
+
+    rule report_round:
+        input: expand("results/round_{{r}}/references/{i}.txt", i=range(N))
+        output: "results/round_{r}/report.txt"
+        shell: "cat {input} > {output}"
+
+    rule gather_references:
+        input: expand("results/round_{r}/references/{i}.txt", r=range(ROUNDS), i=range(N))
+        output: "results/references.txt"
+        shell: "cat {input} > {output}"
+
+    rule report_campaign:
+        input: expand("results/round_{r}/report.txt", r=range(ROUNDS))
+        output: "results/campaign.txt"
+        shell: "cat {input} > {output}"
+    """
+)
+
+
+def campaign(workdir: Path) -> tuple[list[str], list[Path]]:
+    """Write the campaign into ``workdir``; return its snakemake arguments and the output files
+    of its per-structure SLURM jobs (in submission order: round 0 first)."""
+    (workdir / "counts").mkdir(parents=True)
+    (workdir / "Snakefile").write_text(SNAKEFILE)
+    (workdir / "config.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            rounds: {ROUNDS}
+            per_round: {PER_ROUND}
+            sleep: 6
+            reference: {{resources: {{tasks: 1, mem_mb: 500, runtime_min: 5}}}}
+            """
+        )
+    )
+    args = ["--snakefile", str(workdir / "Snakefile"), "--configfile", str(workdir / "config.yaml")]
+    refs = [
+        workdir / f"results/round_{r}/references/{i}.txt"
+        for r in range(ROUNDS)
+        for i in range(PER_ROUND)
+    ]
+    return args, refs
+
+
+def snakemake_cmd(workdir: Path, args: list[str], *extra: str) -> list[str]:
+    return [
+        "timeout", "-k", "10", str(RUN_TIMEOUT),
+        sys.executable, "-m", "snakemake", "--profile", str(PROFILE),
+        "--directory", str(workdir), *args,
+        "--slurm-no-account",  # no accounting database on the CI cluster
+        *extra,
+    ]  # fmt: skip
+
+
+def run(workdir: Path, args: list[str], *extra: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        snakemake_cmd(workdir, args, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT + 30
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return proc
+
+
+def our_jobs(workdir: Path, states: str = "all") -> list[dict]:
+    """SLURM jobs whose working directory is ``workdir`` (squeue keeps finished jobs MinJobAge s)."""
+    out = subprocess.run(
+        ["squeue", "-h", f"--states={states}", "-o", "%i|%T|%k|%Z"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    jobs = []
+    for line in out.splitlines():
+        jobid, state, comment, wd = line.split("|", 3)
+        if Path(wd) == workdir:
+            jobs.append({"id": jobid, "state": state, "comment": comment})
+    return jobs
+
+
+def counts(workdir: Path, name: str) -> dict[str, int]:
+    return {p.name: p.read_text().split().count(name) for p in (workdir / "counts").iterdir()}
+
+
+def wait_for(predicate, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_campaign_on_slurm_kill_and_resume(tmp_path):
+    workdir = tmp_path / "campaign"
+    workdir.mkdir()
+    args, refs = campaign(workdir)
+    round1 = refs[PER_ROUND:]
+    t0 = time.monotonic()
+
+    # 1. launch, and kill snakemake (SIGKILL, as when the login session dies) mid-round 1
+    log = open(tmp_path / "run1.log", "w")
+    proc = subprocess.Popen(
+        snakemake_cmd(workdir, args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_for(lambda: any(p.exists() for p in round1) or proc.poll() is not None, 240,
+                 "the first reference of round 1")  # fmt: skip
+        assert proc.poll() is None, "campaign ended before it could be interrupted"
+        assert not all(p.exists() for p in round1), "round 1 finished before the kill"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+    done_at_kill = {p for p in refs if p.exists()}
+    assert len(done_at_kill) >= PER_ROUND + 1
+
+    # 2. jobs already in SLURM keep running without snakemake: wait for the queue to drain
+    wait_for(lambda: not our_jobs(workdir, "pending,running,completing"), 120, "queue to drain")
+    done_before_resume = {p for p in refs if p.exists()}
+    ends_before = counts(workdir, "end")
+
+    # 3. resume exactly as profiles/README.md says
+    run(workdir, args, "--unlock")
+    resumed = run(workdir, args, "--rerun-incomplete")
+    assert (workdir / "results/campaign.txt").exists()
+    assert all(p.exists() for p in refs)
+
+    # nothing that had finished was computed again; everything ran exactly once
+    ends = counts(workdir, "end")
+    for p in done_before_resume:
+        key = f"{p.parent.parent.name.removeprefix('round_')}-{p.stem}"
+        assert ends[key] == ends_before[key] == 1, (key, resumed.stderr[-3000:])
+    assert sorted(ends.values()) == [1] * len(refs), ends
+
+    # 4. the references really went through sbatch: squeue still lists them (MinJobAge), the
+    # plugin kept their SLURM logs, and each output holds the SLURM job id it was written in
+    jobs = [j for j in our_jobs(workdir) if j["comment"].startswith("rule_compute_reference")]
+    assert {j["state"] for j in jobs} <= {"COMPLETED", "CANCELLED"}, jobs
+    job_ids = {j["id"] for j in jobs if j["state"] == "COMPLETED"}
+    written_in = {p.read_text().strip() for p in refs}
+    assert written_in <= job_ids, (written_in, job_ids)
+    slurm_logs = list((workdir / ".snakemake/slurm_logs/rule_compute_reference").rglob("*.log"))
+    assert {p.stem for p in slurm_logs} >= written_in
+    # the local rules did not go to the queue
+    assert not [j for j in our_jobs(workdir) if not j["comment"].startswith("rule_compute_")]
+    print(f"SLURM campaign with kill/resume: {time.monotonic() - t0:.1f} s, "
+          f"{len(done_at_kill)} refs done at kill, {len(done_before_resume)} before resume")  # fmt: skip

@@ -1,0 +1,62 @@
+# Shared by the rules: round names, the config sections the scripts need, earlier rounds' files.
+from ase.io import read
+
+from strata.reference import calculator_settings
+
+ROUNDS = [f"{r:02d}" for r in range(config["rounds"])]
+PARTICLE = {key: config[key] for key in ("elements", "composition", "cluster")}
+RESOURCES = config["reference"]["resources"]
+
+
+wildcard_constraints:
+    round=r"\d{2}",
+    index=r"\d{3}",
+
+
+localrules:
+    generate_candidates,
+    select_batch,
+    describe_structures,
+    train_model,
+    report_round,
+    gather_references,
+    report_campaign,
+
+
+def descriptors_before(wildcards):
+    """Labelled tables of the rounds before this one."""
+    rounds = ROUNDS[: int(wildcards.round)]
+    return expand("results/round_{round}/descriptors.csv", round=rounds)
+
+
+def descriptors_until(wildcards):
+    """Labelled tables of this round and every earlier one."""
+    rounds = ROUNDS[: int(wildcards.round) + 1]
+    return expand("results/round_{round}/descriptors.csv", round=rounds)
+
+
+def previous_model(wildcards):
+    """The model of the round before (none for round 0)."""
+    round_ = int(wildcards.round)
+    return [f"results/round_{round_ - 1:02d}/model.txt"] if round_ else []
+
+
+def references_of(round_):
+    """Reference result files of one round (known once select_batch has run)."""
+    batch = checkpoints.select_batch.get(round=round_).output.batch
+    n_structures = len(read(batch, index=":"))
+    return expand(
+        "results/round_{round}/references/{index}.extxyz",
+        round=round_,
+        index=[f"{i:03d}" for i in range(n_structures)],
+    )
+
+
+def round_references(wildcards):
+    """Reference result files of the round of ``wildcards``."""
+    return references_of(wildcards.round)
+
+
+def all_references(wildcards):
+    """Reference result files of every round."""
+    return [path for round_ in ROUNDS for path in references_of(round_)]

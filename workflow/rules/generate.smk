@@ -1,0 +1,23 @@
+# Stage 1: candidate orderings. Round 0: the diverse initial set; later rounds: a large pool
+# built by search guided by the model of the round before, scored by it.
+
+
+rule generate_candidates:
+    input:
+        labelled=descriptors_before,
+        model=previous_model,
+    output:
+        candidates="results/round_{round}/candidates.csv",
+    params:
+        particle=PARTICLE,
+        descriptors=config["descriptors"],
+        model=config["model"],
+        selection=config["selection"],
+        initial_size=config["initial_size"],
+        batch_size=config["batch_size"],
+        pool_size=config["pool_size"],
+        seed=config["seed"],
+    log:
+        "results/round_{round}/logs/generate_candidates.log",
+    script:
+        "../../scripts/generate_candidates.py"

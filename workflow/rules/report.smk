@@ -1,0 +1,59 @@
+# Stage 6: the report of every round, and the campaign's report, metrics and best structures.
+
+
+def metrics_until(wildcards):
+    """Metric tables of this round and every earlier one."""
+    rounds = ROUNDS[: int(wildcards.round) + 1]
+    return expand("results/round_{round}/metrics.csv", round=rounds)
+
+
+rule report_round:
+    input:
+        metrics=metrics_until,
+        labelled=descriptors_until,
+        model="results/round_{round}/model.txt",
+        batch="results/round_{round}/batch.extxyz",
+    output:
+        report=report(
+            "results/round_{round}/report.html",
+            caption="../report/round.rst",
+            category="Rounds",
+            labels={"round": "{round}"},
+        ),
+    params:
+        particle=PARTICLE,
+        descriptors=config["descriptors"],
+        report=config["report"],
+        model=config["model"],
+        seed=config["seed"],
+    log:
+        "results/round_{round}/logs/report_round.log",
+    script:
+        "../../scripts/report_round.py"
+
+
+rule report_campaign:
+    input:
+        metrics=expand("results/round_{round}/metrics.csv", round=ROUNDS),
+        labelled=expand("results/round_{round}/descriptors.csv", round=ROUNDS),
+        reports=expand("results/round_{round}/report.html", round=ROUNDS),
+        results=all_references,
+    output:
+        report=report(
+            "results/report.html", caption="../report/campaign.rst", category="Campaign"
+        ),
+        metrics=report(
+            "results/metrics.csv", caption="../report/metrics.rst", category="Campaign"
+        ),
+        best=report(
+            "results/best_structures.extxyz",
+            caption="../report/best_structures.rst",
+            category="Campaign",
+        ),
+    params:
+        particle=PARTICLE,
+        report=config["report"],
+    log:
+        "results/logs/report_campaign.log",
+    script:
+        "../../scripts/report_campaign.py"

@@ -1,0 +1,21 @@
+# Stage 2: the batch to compute. Round 0 takes the whole initial set; later rounds take the
+# top of the scored pool with an exploration share, never a structure already computed.
+# A checkpoint: the number of reference jobs of a round is known once it has run.
+
+
+checkpoint select_batch:
+    input:
+        candidates="results/round_{round}/candidates.csv",
+        labelled=descriptors_before,
+    output:
+        batch="results/round_{round}/batch.extxyz",
+    params:
+        particle=PARTICLE,
+        selection=config["selection"],
+        batch_size=config["batch_size"],
+        pool_size=config["pool_size"],
+        seed=config["seed"],
+    log:
+        "results/round_{round}/logs/select_batch.log",
+    script:
+        "../../scripts/select_batch.py"

@@ -1,0 +1,20 @@
+# Stage 5: the LambdaRank surrogate, trained on every structure labelled so far, and the
+# metrics of the round (the new batch scores the model that chose it).
+
+
+rule train_model:
+    input:
+        labelled=descriptors_until,
+    output:
+        model="results/round_{round}/model.txt",
+        model_sidecar="results/round_{round}/model.json",
+        metrics="results/round_{round}/metrics.csv",
+    params:
+        model=config["model"],
+        batch_size=config["batch_size"],
+        seed=config["seed"],
+        ground_truth_energy=config["ground_truth_energy"],
+    log:
+        "results/round_{round}/logs/train_model.log",
+    script:
+        "../../scripts/train_model.py"
