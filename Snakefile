@@ -1,10 +1,19 @@
 # Strata: an active-learning campaign for the most stable chemical orderings of nanoparticles.
 # Usage: see README.md. The rules live in workflow/rules, one file per stage.
+import os
+import sys
+
 from snakemake.utils import min_version
 
-from strata.config import validate
-
 min_version("9.0")
+
+# Rule scripts import strata from this checkout, in the venv or in conda environments
+# deployed with --sdm conda.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+)
+from strata.config import validate
 
 
 configfile: "config/config.yaml"
@@ -25,9 +34,9 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand("results/round_{round}/report.html", round=ROUNDS),
         "results/report.html",
         "results/references.db",
         "results/best_structures.extxyz",
-    default_target: True

@@ -231,7 +231,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, budget 40")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--budget", type=int, default=150)
+    parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--init", choices=("default", "random", "both"), default="both")
     parser.add_argument("--methods", default="random,ga,strata,strata-regressor")
     args = parser.parse_args(argv)

@@ -30,5 +30,5 @@ if sm.resources.tasks > 1:
 else:
     result, computed = reference.compute_cached(atoms, settings, sm.params.store, txt=txt)
     reference.write_atomically(result, sm.output.result)
-    logging.info("%s: %s", "computed" if computed else "taken from the store",
+    logging.info(":%s: %s", "computed" if computed else "taken from the store",
                  result.info["status"])

@@ -8,6 +8,7 @@ readable user structures). Every error names the key and what is wrong.
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,41 @@ def validate_schema(config):
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
 
 
+def _check_finite(value, path=()):
+    """Reject NaN and infinities anywhere (YAML ``.nan``/``.inf`` pass every schema range)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{_key(path)}': {value} is not a finite number")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(item, (*path, name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, (*path, i))
+
+
+def _section_error(section, error):
+    """ConfigError from a ``KeyError``/``ValueError`` of a section's own settings check."""
+    message = str(error.args[0]) if error.args else str(error)
+    key, _, rest = message.partition(": ")
+    if key.startswith(f"{section}.") and rest:
+        return ConfigError(f"config key '{key}': {rest}")
+    return ConfigError(f"config key '{section}': {message}")
+
+
+def _check_open_sections(config):
+    """``model`` and ``selection`` take free keys in the schema: check them with their owners."""
+    from strata import ranking, search
+
+    try:
+        ranking.model_settings(config["model"])
+    except (KeyError, ValueError, TypeError) as error:
+        raise _section_error("model", error) from error
+    try:
+        search.selection_settings(config)
+    except (KeyError, ValueError, TypeError) as error:
+        raise _section_error("selection", error) from error
+
+
 def composition_list(config):
     """The ``composition`` key as a list of element → amount dicts."""
     value = config["composition"]
@@ -79,7 +115,9 @@ def counts_from_amounts(amounts, elements, n_atoms, key="composition"):
     """
     unknown = sorted(set(amounts) - set(elements))
     if unknown:
-        raise ConfigError(f"config key '{key}': elements {unknown} are not in 'elements' {elements}")
+        raise ConfigError(
+            f"config key '{key}': elements {unknown} are not in 'elements' {elements}"
+        )
     values = np.array([amounts.get(e, 0) for e in elements], dtype=float)
     if all(float(v).is_integer() for v in amounts.values()) and values.sum() > 1:
         if values.sum() != n_atoms:
@@ -131,10 +169,23 @@ def templates(config):
     lattice_constant = cluster["lattice_constant"] or clusters.default_lattice_constant(
         composition_list(config)[0]
     )
-    return [
-        clusters.build_template(cluster["shape"], cluster["size"], lattice_constant,
-                                cluster["cutoff"], cluster["reentrance"])
-    ]
+    shape = cluster["shape"]
+    if shape == "truncated_octahedron" and not 2 * cluster["cutoff"] <= cluster["size"] - 1:
+        raise ConfigError(
+            f"config key 'cluster.cutoff': {cluster['cutoff']} layers cannot be cut from a "
+            f"truncated octahedron of size {cluster['size']} (needs 2 * cutoff <= size - 1)"
+        )
+    try:
+        template = clusters.build_template(shape, cluster["size"], lattice_constant,
+                                           cluster["cutoff"], cluster["reentrance"])
+    except ValueError as error:
+        raise ConfigError(f"config key 'cluster': {error}") from error
+    if len(template) < 2:
+        raise ConfigError(
+            f"config key 'cluster.size': a {shape} of size {cluster['size']} has "
+            f"{len(template)} atom; a particle needs at least 2"
+        )
+    return [template]
 
 
 def compositions(config, n_atoms):
@@ -165,13 +216,30 @@ def _check_user_orderings(config, templates_, counts):
             )
 
 
+def _check_initial_size(config, n_templates, counts):
+    """Enough distinct orderings of every composition for the initial set."""
+    for composition in counts:
+        n_orderings = math.factorial(int(composition.sum()))
+        for count in composition:
+            n_orderings //= math.factorial(int(count))
+        if n_orderings * n_templates < config["initial_size"]:
+            key = orderings.composition_key(composition, config["elements"])
+            raise ConfigError(
+                f"config key 'initial_size': {config['initial_size']} distinct orderings of "
+                f"{key} are asked for, but only {n_orderings * n_templates} exist"
+            )
+
+
 def check_campaign(config):
     """The checks a schema cannot make; returns ``(templates, compositions)``."""
+    _check_finite(config)
     _check_elements(config)
+    _check_open_sections(config)
     templates_ = templates(config)
     counts = compositions(config, len(templates_[0]))
     if config["cluster"]["shape"] == "files":
         _check_user_orderings(config, templates_, counts)
+    _check_initial_size(config, len(templates_), counts)
     if config["batch_size"] > config["pool_size"]:
         raise ConfigError(
             f"config key 'batch_size': {config['batch_size']} is larger than 'pool_size' "

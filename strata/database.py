@@ -11,8 +11,8 @@ from ase.db import connect
 
 from strata.reference import read_result
 
-KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "calculator",
-        "wall_time", "scf_iterations", "attempts")
+KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "wall_time",
+        "scf_iterations", "attempts")
 
 
 def key_value_pairs(atoms):
@@ -44,6 +44,8 @@ def gather(paths, database):
     with connect(tmp, append=False) as db:
         for path in sorted(map(Path, paths)):
             atoms = read_result(path)
+            if atoms.calc is not None:  # the `calculator` column of `ase db`
+                atoms.calc.name = atoms.info.get("calculator", atoms.calc.name)
             data = {"reason": atoms.info.get("reason", ""), "settings": atoms.info.get("settings")}
             db.write(atoms, key_value_pairs=key_value_pairs(atoms), data=data)
             n_rows += 1

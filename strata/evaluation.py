@@ -72,12 +72,14 @@ def round_metrics(labelled, round_, model_config, seed, k, ground_truth_energy=N
     model_config : dict
     seed : int
     k : int
-        For recall@k and regret@k (the batch size).
+        For recall@k and regret@k of the cross-validation (the batch size); the batch's own
+        metrics use ``max(1, k // 5)``.
     ground_truth_energy : float, optional
     """
     row = progress(labelled, round_, ground_truth_energy)
     batch = labelled[labelled["round"] == round_]
     if round_ > 0 and "score" in batch:
-        row.update(batch_metrics(batch, k))
+        # within a batch of k, recall@k is always 1: ask whether the top fifth was best
+        row.update(batch_metrics(batch, max(1, k // 5)))
     row.update(cross_validated_metrics(labelled, model_config, seed, k))
     return pd.DataFrame([row])

@@ -68,6 +68,13 @@ def mpi_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     # OpenMPI's equivalent of --allow-run-as-root, for launchers that do not take the flag.
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    # Inside a Snakemake SLURM job the jobstep plugin strips SLURM_* except SLURM_JOB_ID;
+    # OpenMPI then detects SLURM but finds no SLURM_NODELIST and aborts ("ras_base_allocate").
+    # Run the ranks on this node without asking SLURM (single-node jobs; use srun for more).
+    if "SLURM_JOB_ID" in env and "SLURM_NODELIST" not in env:
+        env.setdefault("OMPI_MCA_ras", "^slurm")
+        env.setdefault("OMPI_MCA_plm", "^slurm")
+        env.setdefault("OMPI_MCA_ess", "^slurm")
     # One thread per rank: BLAS threads would oversubscribe the cores given to the ranks.
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
@@ -96,7 +103,7 @@ def run_entry_point(
     timeout: float | None = None,
     cwd: str | os.PathLike | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run :func:`main` on ``tasks`` ranks and wait; raise ``RuntimeError`` (with stderr) on failure."""
+    """Run :func:`main` on ``tasks`` ranks and wait; raise ``RuntimeError`` on failure."""
     cmd = entry_point_command(args, tasks=tasks, launcher=launcher, compute=compute)
     proc = subprocess.run(
         cmd, env=mpi_env(), timeout=timeout, cwd=cwd, capture_output=True, text=True

@@ -30,10 +30,11 @@ SELECTION_DEFAULTS = {
     "exploration_method": "uncertainty",  # "uncertainty", "diversity" or "none"
     "exploration_top": 0.25,  # exploration picks come from this top share of the pool
     "stop_after": None,  # stop when the best energy has not improved for N rounds
-    "search_passes": 12,  # generate-and-score passes on the model before each batch
+    "search_passes": 8,  # generate-and-score passes on the model before each batch
     "search_population": 24,  # parents kept between passes (per composition and template)
-    "search_children": 768,  # random children per pass (per composition and template)
-    "search_neighbourhood": 2,  # best parents whose every single swap is scored each pass
+    "search_children": 512,  # random children per pass (per composition and template)
+    "search_neighbourhood": 1,  # best parents whose every single swap is scored each pass
+    "compound_swaps": 0,  # also try the 2 … N best disjoint single swaps at once (0: off)
     "search_parents": 8,  # best labelled structures that seed the search
     "max_swaps": 3,  # swaps of a swap mutation: 1 .. max_swaps
     "fresh_share": 0.1,  # pool share of fresh random and structured candidates
@@ -187,6 +188,39 @@ def all_single_swaps(codes):
     rows = np.arange(len(i))
     out[rows, i], out[rows, j] = codes[j], codes[i]
     return out
+
+
+def compound_swaps(codes, neighbours, scores, n_max):
+    """Orderings that combine the 1, 2, … ``n_max`` best single swaps on disjoint sites.
+
+    On a nearly additive model, improving swaps on different sites add up, so one scan of
+    the neighbourhood moves the search many swaps deep instead of one.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, shape (n_atoms,)
+        The parent.
+    neighbours : numpy.ndarray, shape (m, n_atoms)
+        Its single swaps (:func:`all_single_swaps`).
+    scores : numpy.ndarray, shape (m,)
+        Model scores of ``neighbours``.
+    n_max : int
+    """
+    if n_max < 2 or len(neighbours) == 0:
+        return np.empty((0, len(codes)), dtype=codes.dtype)
+    used = np.zeros(len(codes), dtype=bool)
+    current = codes.copy()
+    out = []
+    for row in np.argsort(-scores, kind="stable"):
+        sites = np.flatnonzero(neighbours[row] != codes)
+        if used[sites].any():
+            continue
+        used[sites] = True
+        current[sites] = neighbours[row][sites]
+        out.append(current.copy())
+        if len(out) == n_max:
+            break
+    return np.array(out[1:], dtype=codes.dtype).reshape(-1, len(codes))
 
 
 def crossovers(parents, positions, n_children, rng):
@@ -347,7 +381,12 @@ def deep_search(template, counts, seeds, score, featurize, keys_of, labelled_key
         evaluate(np.concatenate([children, shelled]), "mutation")
         evaluate(crossed, "crossover")
         for k in range(min(int(settings["search_neighbourhood"]), len(parents))):
-            evaluate(all_single_swaps(parents[k]), "mutation")
+            neighbours = all_single_swaps(parents[k])
+            gains = score(featurize(template, neighbours))
+            archive.add(neighbours, gains, "mutation")
+            compound = compound_swaps(parents[k], neighbours, gains,
+                                      int(settings["compound_swaps"]))
+            evaluate(compound, "mutation")
     n_keep_fresh = min(n_fresh, n_pool)
     chosen, keys = archive.best(n_pool - n_keep_fresh, include_labelled=False)
     taken = set(keys)
@@ -419,8 +458,10 @@ def candidate_pool(templates, labelled, surrogate, config, rng, featurizer=None)
     names = list(featurizer.names)
     n_elements = len(config["elements"])
     compositions = _compositions(labelled, config, n_elements)
-    labelled_keys = set(symmetry.keys(labelled["template"].to_numpy(int),
-                                      np.stack(labelled["codes"].to_numpy()))) if len(labelled) else set()
+    labelled_keys = set()
+    if len(labelled):
+        labelled_keys = set(symmetry.keys(labelled["template"].to_numpy(int),
+                                          np.stack(labelled["codes"].to_numpy())))
     groups = [(c, t) for c in compositions for t in range(len(templates))]
     n_pool = max(1, int(config.get("pool_size", 2000)) // len(groups))
 

@@ -48,7 +48,8 @@ def test_mpi_env_selects_gpaw_backend():
 
 
 def _single_point(tmp_path, tasks):
-    src, dst, settings = tmp_path / "in.extxyz", tmp_path / f"out{tasks}.extxyz", tmp_path / "s.json"
+    src, settings = tmp_path / "in.extxyz", tmp_path / "s.json"
+    dst = tmp_path / f"out{tasks}.extxyz"
     atoms = Icosahedron("Cu", noshells=2)  # 13 atoms
     atoms.center(vacuum=4.0)
     ase.io.write(src, atoms, format="extxyz")

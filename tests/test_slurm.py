@@ -28,7 +28,8 @@ def _slurm_running() -> bool:
     if shutil.which("sinfo") is None:
         return False
     try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=10)
+        cmd = ["sinfo", "-h", "-o", "%t"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
@@ -59,7 +60,7 @@ SNAKEFILE = textwrap.dedent(
     rule select_batch:
         input: lambda wc: [] if int(wc.r) == 0 else f"results/round_{int(wc.r) - 1}/report.txt"
         output: "results/round_{r}/batch.txt"
-        shell: "seq 0 {N} > {output}"
+        shell: "seq 1 {N} > {output}"
 
     rule compute_reference:
         input: "results/round_{r}/batch.txt"
@@ -128,15 +129,14 @@ def snakemake_cmd(workdir: Path, args: list[str], *extra: str) -> list[str]:
 
 
 def run(workdir: Path, args: list[str], *extra: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        snakemake_cmd(workdir, args, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT + 30
-    )
+    cmd = snakemake_cmd(workdir, args, *extra)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT + 30)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return proc
 
 
 def our_jobs(workdir: Path, states: str = "all") -> list[dict]:
-    """SLURM jobs whose working directory is ``workdir`` (squeue keeps finished jobs MinJobAge s)."""
+    """SLURM jobs run in ``workdir`` (squeue lists finished jobs for MinJobAge seconds)."""
     out = subprocess.run(
         ["squeue", "-h", f"--states={states}", "-o", "%i|%T|%k|%Z"],
         capture_output=True, text=True, check=True, timeout=30,
@@ -216,5 +216,6 @@ def test_campaign_on_slurm_kill_and_resume(tmp_path):
     assert {p.stem for p in slurm_logs} >= written_in
     # the local rules did not go to the queue
     assert not [j for j in our_jobs(workdir) if not j["comment"].startswith("rule_compute_")]
-    print(f"SLURM campaign with kill/resume: {time.monotonic() - t0:.1f} s, "
-          f"{len(done_at_kill)} refs done at kill, {len(done_before_resume)} before resume")  # fmt: skip
+    elapsed = time.monotonic() - t0
+    print(f"SLURM campaign with kill/resume: {elapsed:.1f} s, {len(done_at_kill)} refs done at")
+    print(f"kill, {len(done_before_resume)} before resume")

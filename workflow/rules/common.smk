@@ -60,3 +60,18 @@ def round_references(wildcards):
 def all_references(wildcards):
     """Reference result files of every round."""
     return [path for round_ in ROUNDS for path in references_of(round_)]
+
+
+def metrics_until(wildcards):
+    """Metric tables of this round and every earlier one."""
+    rounds = ROUNDS[: int(wildcards.round) + 1]
+    return expand("results/round_{round}/metrics.csv", round=rounds)
+
+
+def references_until(wildcards):
+    """Reference result files of this round and every earlier one (pictured structures)."""
+    return [
+        path
+        for round_ in ROUNDS[: int(wildcards.round) + 1]
+        for path in references_of(round_)
+    ]

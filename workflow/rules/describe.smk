@@ -6,10 +6,14 @@ rule describe_structures:
         results=round_references,
     output:
         descriptors="results/round_{round}/descriptors.csv",
+    log:
+        "results/round_{round}/logs/describe_structures.log",
+    benchmark:
+        "results/round_{round}/benchmarks/describe_structures.tsv"
+    conda:
+        "../../envs/strata.yaml"
     params:
         elements=config["elements"],
         descriptors=config["descriptors"],
-    log:
-        "results/round_{round}/logs/describe_structures.log",
     script:
         "../../scripts/describe_structures.py"

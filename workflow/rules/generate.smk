@@ -8,6 +8,12 @@ rule generate_candidates:
         model=previous_model,
     output:
         candidates="results/round_{round}/candidates.csv",
+    log:
+        "results/round_{round}/logs/generate_candidates.log",
+    benchmark:
+        "results/round_{round}/benchmarks/generate_candidates.tsv"
+    conda:
+        "../../envs/strata.yaml"
     params:
         particle=PARTICLE,
         descriptors=config["descriptors"],
@@ -17,7 +23,5 @@ rule generate_candidates:
         batch_size=config["batch_size"],
         pool_size=config["pool_size"],
         seed=config["seed"],
-    log:
-        "results/round_{round}/logs/generate_candidates.log",
     script:
         "../../scripts/generate_candidates.py"

@@ -8,17 +8,23 @@ rule compute_reference:
         batch="results/round_{round}/batch.extxyz",
     output:
         result="results/round_{round}/references/{index}.extxyz",
+    log:
+        "results/round_{round}/logs/compute_reference_{index}.log",
+    benchmark:
+        "results/round_{round}/benchmarks/compute_reference_{index}.tsv"
+    conda:
+        "../../envs/gpaw.yaml"
+    threads: RESOURCES["tasks"]
+    resources:
+        **({"mpi": RESOURCES["launcher"]} if RESOURCES["tasks"] > 1 else {}),
+        tasks=RESOURCES["tasks"],
+        mem_mb=RESOURCES["mem_mb"],
+        runtime=lambda wildcards, attempt: RESOURCES["runtime_min"] * attempt,
+        # SLURM: run the job step as an MPI job (only for more than one task)
     params:
         settings=calculator_settings(config["reference"]),
         launcher=RESOURCES["launcher"],
         store="results/calculations",
-    threads: RESOURCES["tasks"]
-    resources:
-        tasks=RESOURCES["tasks"],
-        mem_mb=RESOURCES["mem_mb"],
-        runtime=lambda wildcards, attempt: RESOURCES["runtime_min"] * attempt,
-    log:
-        "results/round_{round}/logs/compute_reference_{index}.log",
     script:
         "../../scripts/compute_reference.py"
 
@@ -30,5 +36,7 @@ rule gather_references:
         database="results/references.db",
     log:
         "results/logs/gather_references.log",
+    conda:
+        "../../envs/strata.yaml"
     script:
         "../../scripts/gather_references.py"

@@ -1,18 +1,14 @@
 # Stage 6: the report of every round, and the campaign's report, metrics and best structures.
 
 
-def metrics_until(wildcards):
-    """Metric tables of this round and every earlier one."""
-    rounds = ROUNDS[: int(wildcards.round) + 1]
-    return expand("results/round_{round}/metrics.csv", round=rounds)
-
-
 rule report_round:
     input:
         metrics=metrics_until,
         labelled=descriptors_until,
         model="results/round_{round}/model.txt",
+        model_sidecar="results/round_{round}/model.json",
         batch="results/round_{round}/batch.extxyz",
+        results=references_until,
     output:
         report=report(
             "results/round_{round}/report.html",
@@ -20,14 +16,20 @@ rule report_round:
             category="Rounds",
             labels={"round": "{round}"},
         ),
+    log:
+        "results/round_{round}/logs/report_round.log",
+    benchmark:
+        "results/round_{round}/benchmarks/report_round.tsv"
+    conda:
+        "../../envs/strata.yaml"
     params:
         particle=PARTICLE,
         descriptors=config["descriptors"],
         report=config["report"],
         model=config["model"],
         seed=config["seed"],
-    log:
-        "results/round_{round}/logs/report_round.log",
+        batch_size=config["batch_size"],
+        rounds=ROUNDS,
     script:
         "../../scripts/report_round.py"
 
@@ -40,7 +42,9 @@ rule report_campaign:
         results=all_references,
     output:
         report=report(
-            "results/report.html", caption="../report/campaign.rst", category="Campaign"
+            "results/report.html",
+            caption="../report/campaign.rst",
+            category="Campaign",
         ),
         metrics=report(
             "results/metrics.csv", caption="../report/metrics.rst", category="Campaign"
@@ -50,10 +54,13 @@ rule report_campaign:
             caption="../report/best_structures.rst",
             category="Campaign",
         ),
-    params:
-        particle=PARTICLE,
-        report=config["report"],
     log:
         "results/logs/report_campaign.log",
+    conda:
+        "../../envs/strata.yaml"
+    params:
+        particle=PARTICLE,
+        descriptors=config["descriptors"],
+        report=config["report"],
     script:
         "../../scripts/report_campaign.py"

@@ -9,13 +9,17 @@ checkpoint select_batch:
         labelled=descriptors_before,
     output:
         batch="results/round_{round}/batch.extxyz",
+    log:
+        "results/round_{round}/logs/select_batch.log",
+    benchmark:
+        "results/round_{round}/benchmarks/select_batch.tsv"
+    conda:
+        "../../envs/strata.yaml"
     params:
         particle=PARTICLE,
         selection=config["selection"],
         batch_size=config["batch_size"],
         pool_size=config["pool_size"],
         seed=config["seed"],
-    log:
-        "results/round_{round}/logs/select_batch.log",
     script:
         "../../scripts/select_batch.py"

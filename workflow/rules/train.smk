@@ -9,12 +9,16 @@ rule train_model:
         model="results/round_{round}/model.txt",
         model_sidecar="results/round_{round}/model.json",
         metrics="results/round_{round}/metrics.csv",
+    log:
+        "results/round_{round}/logs/train_model.log",
+    benchmark:
+        "results/round_{round}/benchmarks/train_model.tsv"
+    conda:
+        "../../envs/strata.yaml"
     params:
         model=config["model"],
         batch_size=config["batch_size"],
         seed=config["seed"],
         ground_truth_energy=config["ground_truth_energy"],
-    log:
-        "results/round_{round}/logs/train_model.log",
     script:
         "../../scripts/train_model.py"

@@ -1,0 +1,40 @@
+"""Shared fixtures: templates, and a copy of the workflow to run campaigns in."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from strata.clusters import build_template
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")
+
+
+@pytest.fixture(scope="session")
+def icosahedron147():
+    """The 147-atom Mackay icosahedron of the PtAu147 benchmark."""
+    return build_template("icosahedron", 4, 4.0)
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    """A copy of the workflow in a temporary folder (strata is imported from the venv)."""
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def run_snakemake(folder, *args, timeout=900):
+    """Run the real snakemake CLI in ``folder``; returns the completed process."""
+    return subprocess.run(
+        [str(SNAKEMAKE), "--cores", "2", *args], cwd=folder, capture_output=True, text=True,
+        timeout=timeout,
+    )

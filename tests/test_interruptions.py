@@ -1,0 +1,236 @@
+"""Whole EMT campaigns through the real snakemake CLI: kills, failures and determinism.
+
+* SIGKILL at random moments, resumed each time with the documented commands, ends equal to an
+  uninterrupted campaign of the same seed, and no reference is computed twice (the store's
+  ledger counts every calculation actually run).
+* Two runs of one config and seed give byte-identical batches and identical numbers.
+* Failed calculations are recorded, left out of training, shown in the report, and the
+  campaign carries on.
+"""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.io import read
+from conftest import REPO, SNAKEMAKE, WORKFLOW_FILES
+
+from strata import reference
+
+pytestmark = pytest.mark.slow
+
+# A small campaign: Pt28Au27 on the 55-atom icosahedron, 2 rounds (6 + 2 references). A
+# config file, not --config: Snakemake reads --config values as strings.
+SMALL_CONFIG = """\
+rounds: 2
+initial_size: 6
+batch_size: 2
+pool_size: 60
+composition: [{Pt: 28, Au: 27}]
+cluster: {shape: icosahedron, size: 3, lattice_constant: 4.0}
+ground_truth_energy: null
+"""
+SMALL = ["--configfile", "small.yaml"]
+# The documented way to resume after a kill: remove the stale lock, rerun incomplete jobs.
+UNLOCK = ["--unlock"]
+RESUME = ["--cores", "2", "--rerun-incomplete"]
+TIMEOUT = 900
+# Columns that measure time, not results.
+TIMING = ("wall_time",)
+
+
+def workflow_copy(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name)
+        elif source.exists():
+            shutil.copy(source, folder / name)
+    (folder / "small.yaml").write_text(SMALL_CONFIG)
+    return folder
+
+
+def snakemake(folder, *args, env=None):
+    done = subprocess.run([str(SNAKEMAKE), *args, *SMALL], cwd=folder, capture_output=True,
+                          text=True, timeout=TIMEOUT, env=env)
+    return done
+
+
+def run_campaign(folder, env=None):
+    done = snakemake(folder, *RESUME, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return folder
+
+
+def ledger(folder):
+    return reference.read_ledger(Path(folder, "results", "calculations"))
+
+
+def read_table(path):
+    table = pd.read_csv(path)
+    return table.drop(columns=[c for c in table.columns if c in TIMING or "time" in c])
+
+
+def untimed(info):
+    return {k: v for k, v in info.items() if k not in TIMING}
+
+
+def assert_same_campaign(a, b):
+    """Same structures, energies, selections and metrics (wall times left out)."""
+    a, b = Path(a, "results"), Path(b, "results")
+    rounds = sorted(p.name for p in a.glob("round_*"))
+    assert rounds == sorted(p.name for p in b.glob("round_*")) == ["round_00", "round_01"]
+    for round_ in rounds:
+        for name in ("batch.extxyz", "candidates.csv"):
+            assert (a / round_ / name).read_bytes() == (b / round_ / name).read_bytes(), name
+        for name in ("descriptors.csv", "metrics.csv"):
+            pd.testing.assert_frame_equal(read_table(a / round_ / name),
+                                          read_table(b / round_ / name))
+        refs_a = sorted(p.name for p in (a / round_ / "references").glob("*.extxyz"))
+        assert refs_a == sorted(p.name for p in (b / round_ / "references").glob("*.extxyz"))
+        for name in refs_a:
+            ra = reference.read_result(a / round_ / "references" / name)
+            rb = reference.read_result(b / round_ / "references" / name)
+            assert ra.info["structure_id"] == rb.info["structure_id"]
+            assert ra.get_chemical_symbols() == rb.get_chemical_symbols()
+            assert np.array_equal(ra.positions, rb.positions)
+            assert ra.get_potential_energy() == rb.get_potential_energy()
+    pd.testing.assert_frame_equal(read_table(a / "metrics.csv"), read_table(b / "metrics.csv"))
+    best_a, best_b = (read(x / "best_structures.extxyz", index=":") for x in (a, b))
+    assert [untimed(x.info) for x in best_a] == [untimed(x.info) for x in best_b]
+    assert [x.get_chemical_symbols() for x in best_a] == [x.get_chemical_symbols() for x in best_b]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """The uninterrupted campaign."""
+    return run_campaign(workflow_copy(tmp_path_factory.mktemp("baseline")))
+
+
+def test_same_seed_same_campaign(baseline, tmp_path):
+    """Determinism: a second run is identical (byte-identical batches, same numbers)."""
+    again = run_campaign(workflow_copy(tmp_path / "again"))
+    assert_same_campaign(baseline, again)
+    for folder in (baseline, again):
+        assert len(ledger(folder)) == 8
+
+
+def _kill_group(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _wait_for(condition, process, limit):
+    """Wait until ``condition()`` or the process ended or ``limit`` seconds passed."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit and process.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_killed_campaign_resumes_to_the_same_result(baseline, tmp_path):
+    """SIGKILL the whole snakemake process group at random moments, resume, compare."""
+    folder = workflow_copy(tmp_path / "killed")
+    results = folder / "results"
+    rng = random.Random(int(os.environ.get("STRATA_KILL_SEED", "7")))
+
+    def n_computed():
+        return len(ledger(folder))
+
+    # Moments: random delays, some of them while reference jobs of a round are running.
+    some = rng.randint(1, 4)
+    moments = [
+        ("random delay", lambda: False, rng.uniform(2, 8)),
+        ("during the references of round 0", lambda: n_computed() >= some, 120),
+        ("random delay", lambda: False, rng.uniform(2, 10)),
+        ("once round 1 is selected",
+         lambda: (results / "round_01" / "batch.extxyz").exists(), 180),
+    ]
+    log = []
+    for what, condition, limit in moments:
+        process = subprocess.Popen([str(SNAKEMAKE), *RESUME, *SMALL], cwd=folder,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        _wait_for(condition, process, limit)
+        finished = process.poll() is not None
+        if not finished:
+            _kill_group(process)
+        log.append((what, "finished before the kill" if finished else "killed",
+                    n_computed()))
+        unlock = snakemake(folder, *UNLOCK)
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
+    assert sum(outcome == "killed" for _, outcome, _ in log) >= 2, log
+    run_campaign(folder)
+
+    assert_same_campaign(baseline, folder)
+    keys = [row["key"] for row in ledger(folder)]
+    assert len(keys) == len(set(keys)) == 8, (log, keys)
+    assert all(row["status"] == "ok" for row in ledger(folder))
+    # every reference file is complete and no temporary file is left behind
+    assert len(list(results.glob("round_*/references/*.extxyz"))) == 8
+    assert not [p for p in results.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_rerun_after_losing_outputs_takes_references_from_the_store(baseline, tmp_path):
+    """Deleting round outputs (or a forced rerun) recomputes nothing already computed."""
+    folder = workflow_copy(tmp_path / "rerun")
+    shutil.copytree(baseline / "results", folder / "results")
+    shutil.rmtree(folder / "results" / "round_01" / "references")
+    (folder / "results" / "round_00" / "references" / "003.extxyz").unlink()
+    before = len(ledger(folder))
+    run_campaign(folder)
+    assert len(ledger(folder)) == before == 8
+    assert_same_campaign(baseline, folder)
+
+
+def test_failed_calculations_are_survived(tmp_path):
+    """Some references fail, and every one of round 1: recorded, excluded, reported."""
+    folder = workflow_copy(tmp_path / "faults")
+    env = dict(os.environ, **{reference.FAULT_ENV: "r00-001,r00-004,r01-*"})
+    run_campaign(folder, env=env)
+    results = folder / "results"
+    failed = {}
+    for path in sorted(results.glob("round_*/references/*.extxyz")):
+        result = reference.read_result(path)
+        if result.info["status"] != "ok":
+            failed[result.info["structure_id"]] = result.info["reason"]
+    assert set(failed) == {"r00-001", "r00-004", "r01-000", "r01-001"}
+    assert all("InjectedFault" in reason for reason in failed.values())
+    # excluded from training: the models saw only the finite energies
+    labelled = pd.concat([pd.read_csv(results / f"round_{r}" / "descriptors.csv")
+                          for r in ("00", "01")])
+    assert labelled.loc[labelled.status == "failed", "energy"].isna().all()
+    metrics = pd.read_csv(results / "metrics.csv")
+    assert list(metrics.failed) == [2, 4]
+    assert list(metrics.reference_calls) == [6, 8]
+    # shown in the reports
+    for page in (results / "round_00" / "report.html", results / "report.html"):
+        assert "failed" in page.read_text()
+    # failures are not stored, so a rerun without the fault computes them (and only them)
+    assert sum(row["status"] == "failed" for row in ledger(folder)) == 4
+
+
+def test_every_calculation_failing_stops_with_a_clear_message(tmp_path):
+    """reference.fault=raise: nothing to train on; the run stops and says why."""
+    folder = workflow_copy(tmp_path / "all-fail")
+    (folder / "fault.yaml").write_text("reference: {fault: raise}\n")
+    done = subprocess.run([str(SNAKEMAKE), *RESUME, *SMALL, "--configfile", "fault.yaml"],
+                          cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode != 0
+    references = sorted((folder / "results" / "round_00" / "references").glob("*.extxyz"))
+    assert len(references) == 6
+    assert all(reference.read_result(p).info["status"] == "failed" for p in references)
+    train_log = (folder / "results" / "round_00" / "logs" / "train_model.log")
+    message = done.stdout + done.stderr + (train_log.read_text() if train_log.exists() else "")
+    assert "no labelled structure with a finite energy" in message
+    assert not (folder / "results" / "round_00" / "model.txt").exists()

@@ -1,0 +1,134 @@
+"""Query groups, relevance labels and the LightGBM surrogates (EMT energies)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.calculators.emt import EMT
+
+from strata import orderings, ranking
+from strata.clusters import build_template
+from strata.descriptors import DescriptorSettings, describe_orderings, feature_names
+from strata.generation import structure_atoms
+from strata.layers import Topology
+from strata.metrics import spearman
+
+ELEMENTS = ["Pt", "Au"]
+
+
+def emt_energy(template, codes):
+    atoms = structure_atoms(template, codes, ELEMENTS)
+    atoms.calc = EMT()
+    return atoms.get_potential_energy()
+
+
+@pytest.fixture(scope="module")
+def emt_data():
+    """Orderings of the 38-atom truncated octahedron, Pt19Au19, with EMT energies."""
+    template = build_template("truncated_octahedron", 4, 4.0, symbol="Pt")
+    settings = DescriptorSettings(elements=tuple(ELEMENTS))
+    topology = Topology.from_atoms(template, settings)
+    rng = np.random.default_rng(0)
+    counts = np.array([19, 19])
+    codes = [orderings.random_ordering(counts, rng) for _ in range(60)]
+    codes += [orderings.surface_segregated(topology.coordination, counts, 1, rng)
+              for _ in range(5)]
+    codes += [orderings.swap_mutation(codes[-1], rng, n) for n in range(1, 16)]
+    codes = np.array(codes)
+    energy = np.array([emt_energy(template, c) for c in codes])
+    features = pd.DataFrame(describe_orderings(topology, codes, settings),
+                            columns=feature_names(settings))
+    return features, energy
+
+
+def test_query_groups_by_composition_and_template():
+    compositions = ["Au73Pt74", "Au73Pt74", "Au50Pt97", "Au73Pt74"]
+    assert list(ranking.query_groups(compositions)) == [0, 0, 1, 0]
+    assert list(ranking.query_groups(compositions, [0, 0, 0, 0])) == [0, 0, 1, 0]
+    mixed = ranking.query_groups(compositions, [0, 1, 0, 0])
+    assert list(mixed) == [0, 1, 2, 0]
+    assert list(ranking.query_groups(compositions, [0, 1, 0, 0], by_template=False)) == [0, 0, 1, 0]
+
+
+def test_relevance_labels_lowest_energy_highest():
+    energy = np.array([3.0, 1.0, 2.0, 10.0, 30.0, 20.0])
+    groups = np.array([0, 0, 0, 1, 1, 1])
+    labels = ranking.relevance_labels(energy, groups)
+    assert list(labels) == [0, 2, 1, 2, 0, 1]  # within group, offsets do not matter
+
+
+def test_relevance_labels_at_most_31_levels_and_ties_share():
+    rng = np.random.default_rng(0)
+    energy = rng.normal(size=300)
+    labels = ranking.relevance_labels(energy, np.zeros(300, int))
+    assert labels.max() == 30 and labels.min() == 0
+    assert len(np.unique(labels)) == 31
+    assert labels[np.argmin(energy)] == 30
+    # monotone: lower energy never gets a lower label
+    order = np.argsort(energy)
+    assert (np.diff(labels[order]) <= 0).all()
+    tied = ranking.relevance_labels(np.array([1.0, 1.0, 2.0]), np.zeros(3, int))
+    assert tied[0] == tied[1] > tied[2]
+    with pytest.raises(ValueError):
+        ranking.relevance_labels(np.array([1.0, np.nan]), np.zeros(2, int))
+    with pytest.raises(ValueError):
+        ranking.relevance_labels(energy, np.zeros(300, int), levels=32)
+
+
+@pytest.mark.parametrize("kind", ["ranker", "regressor"])
+@pytest.mark.parametrize("prior", ["ridge", "none"])
+def test_surrogate_ranks_held_out_structures(emt_data, kind, prior):
+    features, energy = emt_data
+    rng = np.random.default_rng(1)
+    test = rng.permutation(len(energy))[:25]
+    train = np.setdiff1d(np.arange(len(energy)), test)
+    surrogate = ranking.fit_surrogate(features.iloc[train], energy[train],
+                                      np.zeros(len(train), int),
+                                      {"kind": kind, "prior": prior}, seed=0)
+    score = surrogate.score(features.iloc[test])
+    assert spearman(energy[test], score) > 0.6
+    assert surrogate.uncertainty(features.iloc[test]).shape == (25,)
+
+
+def test_prior_extrapolates_beyond_the_labelled_range(emt_data):
+    """Trained on the worse half only, the model still puts the better half on top."""
+    features, energy = emt_data
+    worse = np.argsort(energy)[len(energy) // 2:]
+    better = np.argsort(energy)[: len(energy) // 4]
+    surrogate = ranking.fit_surrogate(features.iloc[worse], energy[worse],
+                                      np.zeros(len(worse), int), {}, seed=0)
+    score = surrogate.score(features)
+    assert np.median(score[better]) > np.max(score[worse]) - 1e-9 or \
+        np.mean(score[better] > np.median(score[worse])) > 0.9
+    assert len(np.unique(np.round(score[better], 9))) > len(better) // 2  # no wall of ties
+
+
+def test_failed_energies_are_dropped_and_model_saved(emt_data, tmp_path):
+    features, energy = emt_data
+    energy = energy.copy()
+    energy[:3] = np.nan
+    surrogate = ranking.fit_surrogate(features, energy, np.zeros(len(energy), int),
+                                      {"n_estimators": 30, "ensemble_size": 3}, seed=4)
+    assert surrogate.info["n_rows"] == len(energy) - 3
+    surrogate.save(tmp_path / "round_2" / "model")
+    assert (tmp_path / "round_2" / "model.txt").exists()
+    loaded = ranking.load_surrogate(tmp_path / "round_2" / "model.txt")
+    np.testing.assert_allclose(loaded.score(features), surrogate.score(features))
+    np.testing.assert_allclose(loaded.uncertainty(features), surrogate.uncertainty(features))
+    shuffled = features[features.columns[::-1]]
+    np.testing.assert_allclose(loaded.score(shuffled), surrogate.score(features))
+
+
+def test_same_seed_same_model(emt_data):
+    features, energy = emt_data
+    groups = np.zeros(len(energy), int)
+    a = ranking.fit_surrogate(features, energy, groups, {}, seed=3).score(features)
+    b = ranking.fit_surrogate(features, energy, groups, {}, seed=3).score(features)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_model_settings_validate():
+    with pytest.raises(KeyError):
+        ranking.model_settings({"n_estimator": 10})
+    with pytest.raises(ValueError):
+        ranking.model_settings({"kind": "svm"})
+    assert ranking.model_settings({})["kind"] == "ranker"

@@ -1,0 +1,97 @@
+"""Batch selection: top predicted, exploration, no repeats, determinism, stop rule."""
+
+import numpy as np
+import pandas as pd
+
+from strata import orderings, selection
+from strata.clusters import build_template
+from strata.symmetry import SymmetryCache
+
+CONFIG = {"elements": ["Pt", "Au"], "selection": {"exploration": 0.2}}
+
+
+def make_pool(n=60, seed=0, compositions=((28, 27),)):
+    template = build_template("icosahedron", 3, 4.0)
+    cache = SymmetryCache([template])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for counts in compositions:
+        for _ in range(n):
+            codes = orderings.random_ordering(np.array(counts), rng)
+            rows.append({"template": 0, "codes": codes,
+                         "composition": orderings.composition_key(counts, ["Pt", "Au"]),
+                         "origin": "mutation", "score": float(rng.normal()),
+                         "uncertainty": float(rng.random()),
+                         "descriptor": rng.normal(size=4)})
+    pool = pd.DataFrame(rows)
+    pool["key"] = cache.keys(pool["template"].to_numpy(), np.stack(pool["codes"].to_numpy()))
+    return template, cache, pool.sort_values("score", ascending=False).reset_index(drop=True)
+
+
+def test_top_predicted_with_exploration_share():
+    _, _, pool = make_pool()
+    batch = selection.select_batch(pool, set(), 5, CONFIG, np.random.default_rng(0))
+    assert len(batch) == 5
+    assert list(batch["pick"]) == ["exploit"] * 4 + ["explore"]
+    assert list(batch["key"][:4]) == list(pool["key"][:4])
+    assert list(batch["predicted_rank"][:4]) == [1, 2, 3, 4]
+    explore = batch.iloc[4]
+    region = pool.iloc[: int(np.ceil(0.25 * 60))]  # exploration_top share of the pool
+    others = region[~region["key"].isin(batch["key"][:4])]
+    assert explore["uncertainty"] == others["uncertainty"].max()
+    for column in ("predicted_rank", "score", "uncertainty", "origin"):
+        assert column in batch
+
+
+def test_never_a_computed_structure_nor_a_symmetry_equivalent_one():
+    template, cache, pool = make_pool()
+    permutations = cache.permutations(0)
+    assert len(permutations) == 120
+    best = pool.loc[0, "codes"]
+    image = best[permutations[37]]  # the same structure, rotated
+    assert not np.array_equal(image, best)
+    labelled = pd.DataFrame({"template": [0, 0], "codes": [image, pool.loc[3, "codes"]]})
+    done = selection.computed_keys([template], labelled, {"selection": {}})
+    batch = selection.select_batch(pool, done, 5, CONFIG, np.random.default_rng(0))
+    assert pool.loc[0, "key"] not in set(batch["key"])
+    assert pool.loc[3, "key"] not in set(batch["key"])
+    assert list(batch["key"][:4]) == list(pool["key"][[1, 2, 4, 5]])
+
+
+def test_duplicates_in_the_pool_are_picked_once():
+    template, cache, pool = make_pool()
+    copy = pool.iloc[[0]].copy()
+    copy["codes"] = [pool.loc[0, "codes"][cache.permutations(0)[5]]]
+    copy["key"] = cache.keys(0, np.stack(copy["codes"].to_numpy()))
+    pool = pd.concat([copy, pool], ignore_index=True)
+    batch = selection.select_batch(pool, set(), 10, CONFIG, np.random.default_rng(0))
+    assert batch["key"].is_unique
+
+
+def test_same_seed_same_batch_and_ties_broken_by_seed():
+    _, _, pool = make_pool()
+    pool["score"] = 1.0  # a wall of ties
+    pool["uncertainty"] = 0.0
+    batches = [selection.select_batch(pool, set(), 5, CONFIG, np.random.default_rng(s))
+               for s in (7, 7, 8)]
+    assert list(batches[0]["key"]) == list(batches[1]["key"])
+    assert list(batches[0]["key"]) != list(batches[2]["key"])
+
+
+def test_compositions_take_turns():
+    _, _, pool = make_pool(n=20, compositions=((28, 27), (40, 15)))
+    pool.loc[pool["composition"] == "Au15Pt40", "score"] += 100  # incomparable scales
+    config = {"selection": {"exploration_method": "none"}}
+    batch = selection.select_batch(pool, set(), 6, config, np.random.default_rng(0))
+    assert sorted(batch["composition"].value_counts()) == [3, 3]
+
+
+def test_stop_rule():
+    labelled = pd.DataFrame({
+        "structure_id": ["r00-000", "r00-001", "r01-000", "r02-000", "r03-000"],
+        "composition": "Au73Pt74",
+        "energy": [5.0, 4.0, 3.0, 3.5, np.nan],
+    })
+    assert not selection.should_stop(labelled, {"selection": {}})
+    assert selection.should_stop(labelled, {"selection": {"stop_after": 2}})
+    assert not selection.should_stop(labelled, {"selection": {"stop_after": 3}})

@@ -1,0 +1,104 @@
+"""The campaign through the real snakemake CLI: rounds, extension, lint, formatting."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ase.db import connect
+
+from conftest import REPO, SNAKEMAKE, run_snakemake
+
+SMALL = ["initial_size=6", "batch_size=3", "pool_size=100"]
+BIN = Path(sys.executable).parent
+
+
+def computed_count(folder):
+    """Reference calculations actually run (not taken from the store), from the job logs."""
+    logs = Path(folder, "results").glob("round_*/logs/compute_reference_*.log")
+    return sum(path.read_text().count(":computed:") for path in logs)
+
+
+def reference_mtimes(folder):
+    return {p: p.stat().st_mtime_ns for p in Path(folder, "results").glob("round_*/references/*")}
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    """A finished 2-round EMT campaign (module-scoped: several tests read it)."""
+    from conftest import WORKFLOW_FILES
+    import shutil
+
+    folder = tmp_path_factory.mktemp("campaign")
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
+    done = run_snakemake(folder, "--config", "rounds=2", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder
+
+
+def test_campaign_writes_every_round(campaign):
+    results = campaign / "results"
+    for round_ in ("00", "01"):
+        for name in ("candidates.csv", "batch.extxyz", "descriptors.csv", "model.txt",
+                     "metrics.csv", "report.html"):
+            assert (results / f"round_{round_}" / name).is_file(), (round_, name)
+    assert len(list((results / "round_00" / "references").glob("*.extxyz"))) == 6
+    assert len(list((results / "round_01" / "references").glob("*.extxyz"))) == 3
+    assert (results / "best_structures.extxyz").is_file()
+    assert (results / "report.html").is_file()
+
+
+def test_database_holds_every_reference(campaign):
+    with connect(campaign / "results" / "references.db") as db:
+        rows = list(db.select())
+    assert len(rows) == 9
+    assert {row.status for row in rows} == {"ok"}
+    assert {row.round for row in rows} == {0, 1}
+    assert len({row.structure_id for row in rows}) == 9
+    listing = subprocess.run([str(BIN / "ase"), "db", str(campaign / "results/references.db")],
+                             capture_output=True, text=True)
+    assert listing.returncode == 0 and "Rows: 9" in listing.stdout
+
+
+def test_unrelated_key_redoes_no_reference(campaign):
+    before = reference_mtimes(campaign)
+    n_computed = computed_count(campaign)
+    (campaign / "overlay.yaml").write_text("report: {best_structures: 2, shap_samples: 50}\n")
+    done = run_snakemake(campaign, "--configfile", "config/config.yaml", "overlay.yaml",
+                         "--config", "rounds=2", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert reference_mtimes(campaign) == before
+    assert computed_count(campaign) == n_computed
+
+
+def test_raising_rounds_computes_only_the_new_round(campaign):
+    before = reference_mtimes(campaign)
+    n_computed = computed_count(campaign)
+    done = run_snakemake(campaign, "--config", "rounds=3", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = reference_mtimes(campaign)
+    assert {p: after[p] for p in before} == before
+    new = set(after) - set(before)
+    assert len(new) == 3 and all("round_02" in str(p) for p in new)
+    assert computed_count(campaign) == n_computed + 3
+
+
+def test_snakemake_lint_is_clean():
+    done = subprocess.run([str(SNAKEMAKE), "--lint", "--cores", "1"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Lints for" not in done.stdout + done.stderr
+
+
+def test_rules_are_snakefmt_formatted():
+    done = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_code_is_ruff_clean():
+    done = subprocess.run([str(BIN / "ruff"), "check", "strata", "scripts", "tests", "benchmarks"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
