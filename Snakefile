@@ -7,12 +7,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# Rule scripts import strata from this checkout, in the venv or in conda environments
-# deployed with --sdm conda.
+# strata is imported from this checkout (the venv installs it in editable mode; conda
+# environments deployed with --sdm conda do not, so rule scripts find it the same way).
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
-)
+os.environ.setdefault("PYTHONPATH", workflow.basedir)
 from strata.config import validate
 
 

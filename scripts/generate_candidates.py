@@ -2,7 +2,7 @@
 
 import logging
 
-from strata import campaign, generation, layers, ranking, search, symmetry
+from strata import campaign, generation, layers, ranking, search, selection, symmetry
 from strata.config import compositions, templates
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
@@ -19,14 +19,19 @@ if round_ == 0:
     symmetry_keys = symmetry.SymmetryCache(shapes).keys
     candidates = generation.initial_set(
         shapes, coordination, counts, sm.params.initial_size, particle["elements"], rng,
-        key=lambda t, codes: symmetry_keys(t, codes)[0],
+        key=lambda t, codes: symmetry_keys(t, codes)[0], motifs=sm.params.initial_motifs,
     )
 else:
     labelled = campaign.read_labelled(sm.input.labelled)
-    surrogate = ranking.load_surrogate(sm.input.model[0])
     config = dict(particle, descriptors=sm.params.descriptors, model=sm.params.model,
                   selection=sm.params.selection, pool_size=sm.params.pool_size,
                   batch_size=sm.params.batch_size, seed=sm.params.seed, compositions=counts)
-    candidates = search.candidate_pool(shapes, labelled, surrogate, config, rng)
+    if selection.should_stop(labelled, config):
+        logging.info("stop rule: no better energy for %s rounds; no new candidates",
+                     sm.params.selection["stop_after"])
+        candidates = campaign.empty_candidates()
+    else:
+        surrogate = ranking.load_surrogate(sm.input.model[0])
+        candidates = search.candidate_pool(shapes, labelled, surrogate, config, rng)
 logging.info("round %d: %d candidates", round_, len(candidates))
 campaign.write_candidates(candidates, sm.output.candidates)

@@ -27,7 +27,8 @@ html = report.round_page(
     elements=elements, shap_samples=section["shap_samples"], model_config=sm.params.model,
     seed=sm.params.seed, k=sm.params.batch_size,
     configured_weights=sm.params.descriptors["region_weights"],
-    schemes=section["weighting_schemes"], ablation=section["ablation"], times=report.stage_times(labelled, logs),
+    schemes=section["weighting_schemes"], ablation=section["ablation"],
+    times=report.stage_times(labelled, logs),
     round_names=list(sm.params.rounds),
 )
 Path(sm.output.report).write_text(html)

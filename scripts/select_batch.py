@@ -12,7 +12,7 @@ round_ = int(sm.wildcards.round)
 shapes = templates(particle)
 candidates = campaign.read_candidates(sm.input.candidates)
 
-if round_ == 0:
+if round_ == 0 or candidates.empty:
     batch = candidates
 else:
     labelled = campaign.read_labelled(sm.input.labelled)

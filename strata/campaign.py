@@ -23,7 +23,8 @@ from ase.io import read, write
 from strata import generation, orderings
 
 LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
-                 "reason", "energy", "wall_time", "predicted_rank", "score", "uncertainty"]
+                 "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
+                 "uncertainty"]
 STAGES = ("generate", "select", "train")
 
 
@@ -56,8 +57,17 @@ def write_csv(table, path):
 
 
 def write_candidates(candidates, path):
-    """Write a candidate table (``codes`` arrays as text)."""
-    write_csv(candidates.assign(codes=candidates["codes"].map(codes_to_text)), path)
+    """Write a candidate table (``codes`` arrays as text; per-row descriptor arrays, which
+    the search keeps in memory, are left out)."""
+    table = candidates.drop(columns=["descriptor"], errors="ignore")
+    write_csv(table.assign(codes=table["codes"].map(codes_to_text)), path)
+
+
+def empty_candidates():
+    """A candidate table with no rows (the stop rule was met)."""
+    return pd.DataFrame({"template": pd.Series(dtype=int), "codes": pd.Series(dtype=object),
+                         "composition": pd.Series(dtype=str), "origin": pd.Series(dtype=str),
+                         "score": pd.Series(dtype=float), "uncertainty": pd.Series(dtype=float)})
 
 
 def read_candidates(path):
@@ -69,28 +79,34 @@ def read_candidates(path):
 
 def batch_structures(batch, templates, elements, round_):
     """The batch as :class:`ase.Atoms`, numbered ``structure_id(round_, i)``."""
-    extra = [c for c in ("predicted_rank", "score", "uncertainty") if c in batch]
+    numbers = [c for c in ("predicted_rank", "score", "uncertainty") if c in batch]
     return [
         generation.structure_atoms(
             templates[row.template], row.codes, elements,
             structure_id=structure_id(round_, i), round=round_, template=int(row.template),
             composition=row.composition, origin=row.origin,
-            **{c: float(getattr(row, c)) for c in extra},
+            pick=getattr(row, "pick", "initial"),
+            **{c: float(getattr(row, c)) for c in numbers},
         )
         for i, row in enumerate(batch.itertuples(index=False))
     ]
 
 
 def write_structures(structures, path):
-    """Write structures to one extended-XYZ file atomically."""
+    """Write structures to one extended-XYZ file atomically (an empty file for none)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp, structures, format="extxyz")
+    if structures:
+        write(tmp, structures, format="extxyz")
+    else:
+        tmp.write_text("")
     os.replace(tmp, path)
 
 
 def read_structures(path):
-    """All structures of an extended-XYZ file."""
+    """All structures of an extended-XYZ file (none for an empty file: an empty batch)."""
+    if Path(path).stat().st_size == 0:
+        return []
     return read(path, index=":", format="extxyz")
 
 
@@ -107,9 +123,22 @@ def label_row(result, elements):
 
 def read_labelled(paths):
     """Concatenate ``descriptors.csv`` tables of several rounds (``codes`` as arrays)."""
-    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    tables = [pd.read_csv(p) for p in paths]
+    table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
     table["codes"] = table["codes"].map(codes_from_text)
     return table
+
+
+def labelled_table(results, elements, settings):
+    """Labels and descriptors of reference results (an empty table with every column for
+    none, e.g. a round after the stop rule)."""
+    from strata.descriptors import describe_many, feature_names
+
+    if not results:
+        return pd.DataFrame(columns=LABEL_COLUMNS + ["codes"] + feature_names(settings))
+    labels = pd.DataFrame([label_row(result, elements) for result in results])
+    features = describe_many(results, settings).reset_index(drop=True)
+    return pd.concat([labels, features], axis=1)
 
 
 def feature_columns(table):

@@ -14,6 +14,9 @@ from ase import Atoms
 from strata import orderings
 
 
+MOTIFS = ("core_shell", "segregated", "janus", "layered", "random")
+
+
 def motif_makers(positions, coordination, counts):
     """The structured motifs for one template and one composition, in a fixed order.
 
@@ -47,11 +50,17 @@ def motif_makers(positions, coordination, counts):
     return makers
 
 
-def initial_set(templates, coordinations, compositions, size, elements, rng, key=None):
+def initial_set(templates, coordinations, compositions, size, elements, rng, key=None,
+                motifs=MOTIFS):
     """The diverse initial set: ``size`` distinct orderings per composition.
 
     Structured motifs come first (each once per template, as far as ``size`` allows); the
     rest are random orderings. Duplicates (by ``key``) are never returned.
+
+    On small, symmetric particles a structured motif can already be the ground state (on the
+    Pt74Au73 Mackay icosahedron, Au segregated to the 73 least-coordinated sites is), which is
+    the point of seeding with physically motivated motifs; ``motifs=("random",)`` gives a purely
+    random start, as used to measure the surrogate alone.
 
     Parameters
     ----------
@@ -67,6 +76,9 @@ def initial_set(templates, coordinations, compositions, size, elements, rng, key
     key : callable, optional
         ``key(template_index, codes) -> hashable`` identifying equivalent orderings (for
         example a canonical key under the template's point group). Default: the codes.
+    motifs : sequence of str
+        Which of :data:`MOTIFS` to use; with ``"random"`` left out the set has only as many
+        orderings as there are structured motifs.
 
     Returns
     -------
@@ -81,10 +93,11 @@ def initial_set(templates, coordinations, compositions, size, elements, rng, key
             (t, origin, make)
             for t, (template, coordination) in enumerate(zip(templates, coordinations, strict=True))
             for origin, make in motif_makers(template.positions, coordination, counts)
+            if origin in motifs
         ]
         random_makers = itertools.cycle(
-            [(t, "random", lambda rng: orderings.random_ordering(counts, rng))
-             for t in range(len(templates))]
+            [(t, "random", lambda rng, c=counts: orderings.random_ordering(c, rng))
+             for t in range(len(templates))] if "random" in motifs else []
         )
         n_made, attempts = 0, 0
         for t, origin, make in itertools.chain(structured, random_makers):
@@ -107,7 +120,7 @@ def initial_set(templates, coordinations, compositions, size, elements, rng, key
 
 
 def structure_atoms(geometry, codes, elements, **info):
-    """An :class:`ase.Atoms` of the template ``geometry`` filled with ``codes``, ``info`` attached."""
+    """:class:`ase.Atoms` of the template ``geometry`` filled with ``codes``, with ``info``."""
     atoms = Atoms(orderings.symbols_from_codes(codes, elements), positions=geometry.positions)
     atoms.info.update(info)
     return atoms

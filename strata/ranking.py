@@ -14,6 +14,7 @@ gives the plain tree model. An optional bootstrap ensemble provides an uncertain
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ MODEL_DEFAULTS = {
     "linear_tree": False,  # LightGBM linear trees (piecewise-linear leaves)
     "prior": "ridge",  # linear prior the trees boost from: "ridge" or "none"
     "prior_weight": 4.0,  # scale of the prior score (in units of within-group energy std)
+    "prior_features": "all",  # descriptor columns of the prior: "all" or "linear" (see below)
     "ensemble_size": 5,  # bootstrap members for the uncertainty (0: no uncertainty)
     "group_by_template": "auto",  # query groups include the template: true/false/"auto"
 }
@@ -56,6 +58,9 @@ def model_settings(model_config=None):
         raise ValueError(f"model.levels must be within 2..{MAX_LEVELS}, got {settings['levels']}")
     if settings["prior"] not in ("ridge", "none"):
         raise ValueError(f"model.prior must be 'ridge' or 'none', got {settings['prior']!r}")
+    if settings["prior_features"] not in ("all", "linear"):
+        raise ValueError("model.prior_features must be 'all' or 'linear', "
+                         f"got {settings['prior_features']!r}")
     return settings
 
 
@@ -125,6 +130,26 @@ def relevance_labels(energy, groups, levels=MAX_LEVELS):
     return labels
 
 
+LINEAR_FEATURE = re.compile(r"(^|\.)(frac|bonds)\.|(^|\.)count(\.|$)")
+
+
+def prior_columns(names, which="all"):
+    """Indices of the descriptor columns the linear prior uses.
+
+    ``"linear"``: only the features that are linear in the site occupations on a fixed
+    template — element fractions per region and per surface site class, bond-pair counts and
+    fractions, atom counts — i.e. the point and pair terms of a cluster expansion, which is
+    what a linear energy model of an alloy particle is. Mean coordinations, Warren–Cowley
+    parameters, entropies and bond-length statistics (ratios or nonlinear) are left to the
+    trees. Falls back to every column when no name matches.
+    """
+    if which == "all":
+        return np.arange(len(names))
+    keep = np.array([k for k, name in enumerate(names) if LINEAR_FEATURE.search(str(name))],
+                    dtype=int)
+    return keep if len(keep) else np.arange(len(names))
+
+
 def _group_centred(values, groups):
     """Subtract the group mean from each row of ``values``."""
     values = np.asarray(values, dtype=float)
@@ -151,13 +176,16 @@ class LinearPrior:
     scale: float
     weight: float
     alpha: float = 1.0
+    columns: np.ndarray | None = None  # descriptor columns used (None: all)
 
     @classmethod
-    def fit(cls, X, energy, groups, weight):
+    def fit(cls, X, energy, groups, weight, columns=None):
         """Fit with the regularisation chosen by generalised cross-validation."""
         from sklearn.linear_model import RidgeCV
 
         X = np.asarray(X, dtype=float)
+        if columns is not None:
+            X = X[:, columns]
         mean = np.nanmean(X, axis=0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         X = np.where(np.isnan(X), mean, X)
@@ -168,25 +196,30 @@ class LinearPrior:
         scale = float(y.std()) if y.std() > 0 else 1.0
         ridge = RidgeCV(alphas=np.logspace(-3, 3, 13), fit_intercept=False).fit(Z, y / scale)
         return cls(mean=mean, std=std, coef=ridge.coef_.astype(float), scale=scale,
-                   weight=float(weight), alpha=float(ridge.alpha_))
+                   weight=float(weight), alpha=float(ridge.alpha_),
+                   columns=None if columns is None else np.asarray(columns, dtype=int))
 
     def score(self, X):
         """Prior score (higher = more stable)."""
         X = np.asarray(X, dtype=float)
+        if self.columns is not None:
+            X = X[:, self.columns]
         X = np.where(np.isnan(X), self.mean, X)
         return -self.weight * (((X - self.mean) / self.std) @ self.coef)
 
     def to_dict(self):
         """JSON-ready parameters."""
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "coef": self.coef.tolist(),
-                "scale": self.scale, "weight": self.weight, "alpha": self.alpha}
+                "scale": self.scale, "weight": self.weight, "alpha": self.alpha,
+                "columns": None if self.columns is None else self.columns.tolist()}
 
     @classmethod
     def from_dict(cls, data):
         """Inverse of :meth:`to_dict`."""
         return cls(mean=np.array(data["mean"]), std=np.array(data["std"]),
                    coef=np.array(data["coef"]), scale=data["scale"], weight=data["weight"],
-                   alpha=data.get("alpha", 1.0))
+                   alpha=data.get("alpha", 1.0),
+                   columns=None if data.get("columns") is None else np.array(data["columns"]))
 
 
 # ----------------------------------------------------------------------------- one model
@@ -238,11 +271,11 @@ def _lgb_params(settings, seed, n_rows):
     return params
 
 
-def _fit_member(X, energy, groups, settings, seed):
-    """Fit the prior and the booster on one (re)sample."""
+def _fit_member(X, energy, groups, settings, seed, columns=None):
+    """Fit the prior (on ``columns`` of ``X``) and the booster on one (re)sample."""
     prior = None
     if settings["prior"] == "ridge" and settings["prior_weight"] > 0 and len(X) >= 3:
-        prior = LinearPrior.fit(X, energy, groups, settings["prior_weight"])
+        prior = LinearPrior.fit(X, energy, groups, settings["prior_weight"], columns)
     init = prior.score(X) if prior is not None else np.zeros(len(X))
     if len(X) < 4 or int(settings["n_estimators"]) == 0:
         return _Member(None, prior)
@@ -388,7 +421,10 @@ def fit_surrogate(features, energy, groups, model_config=None, seed=0):
     X, energy, groups = X[ok], energy[ok], groups[ok]
     if len(X) == 0:
         raise ValueError("no labelled structure with a finite energy to train on")
-    main = _fit_member(X, energy, groups, settings, seed)
+    columns = None
+    if settings["prior_features"] != "all":
+        columns = prior_columns(names, settings["prior_features"])
+    main = _fit_member(X, energy, groups, settings, seed, columns)
     members = []
     rng = np.random.default_rng(seed)
     for k in range(int(settings["ensemble_size"])):
@@ -397,7 +433,7 @@ def fit_surrogate(features, energy, groups, model_config=None, seed=0):
             for g in np.unique(groups)
         ])
         members.append(_fit_member(X[sample], energy[sample], groups[sample], settings,
-                                   seed + 1 + k))
+                                   seed + 1 + k, columns))
     info = {"n_rows": int(len(X)), "n_groups": int(len(np.unique(groups))), "seed": int(seed),
             "prior_alpha": main.prior.alpha if main.prior else None,
             "n_failed_dropped": int((~ok).sum())}

@@ -10,6 +10,8 @@ builds a large pool of orderings at the exact stoichiometry:
    composition-preserving crossovers of the current best, and a steepest-ascent scan of every
    single swap of the best ones; every child is scored by the model and the
    ``search_population`` best survive as the next parents;
+   then ``search_polish`` best orderings are hill-climbed (steepest ascent over every single
+   swap) to a local optimum of the model, so that the model's own optimum is in the pool;
 3. the pool: the best-scored distinct orderings (canonical keys: symmetry-equivalent copies are
    one candidate), never a labelled one, plus a share of fresh random and structured ones kept
    whatever their score (exploration material).
@@ -25,15 +27,20 @@ import pandas as pd
 from strata import orderings
 from strata.symmetry import SymmetryCache
 
+MAX_POLISH_STEPS = 50  # single-swap steps of one hill climb of the polish
+
 SELECTION_DEFAULTS = {
     "exploration": 0.2,  # share of each batch chosen for exploration
     "exploration_method": "uncertainty",  # "uncertainty", "diversity" or "none"
     "exploration_top": 0.25,  # exploration picks come from this top share of the pool
+    "batch_distinct_scores": True,  # exploit picks with equal predicted scores wait their turn
+    "batch_min_distance": 0,  # exploit picks differ from each other in >= this many sites
     "stop_after": None,  # stop when the best energy has not improved for N rounds
     "search_passes": 8,  # generate-and-score passes on the model before each batch
     "search_population": 24,  # parents kept between passes (per composition and template)
     "search_children": 512,  # random children per pass (per composition and template)
     "search_neighbourhood": 1,  # best parents whose every single swap is scored each pass
+    "search_polish": 0,  # best orderings hill-climbed to a single-swap optimum of the model
     "compound_swaps": 0,  # also try the 2 … N best disjoint single swaps at once (0: off)
     "search_parents": 8,  # best labelled structures that seed the search
     "max_swaps": 3,  # swaps of a swap mutation: 1 .. max_swaps
@@ -319,6 +326,33 @@ class _Archive:
         return chosen, keys
 
 
+def polish_starts(archive, n):
+    """The ``n`` best distinct orderings of the archive (copies): starts of the polish."""
+    if n <= 0:
+        return []
+    rows, _ = archive.best(n)
+    return [archive.codes[k].copy() for k in rows]
+
+
+def hill_climb(codes, score_codes, archive, max_steps=MAX_POLISH_STEPS):
+    """Steepest ascent over single swaps on the model, to a local optimum (or ``max_steps``).
+
+    Every scored neighbour goes into ``archive``, so the pool also holds the neighbourhood of
+    the model's optimum. Returns the final ordering and its score.
+    """
+    current = np.asarray(codes, dtype=orderings.CODE_DTYPE)
+    current_score = score_codes(current[None, :])[0]
+    for _ in range(max_steps):
+        neighbours = all_single_swaps(current)
+        scores = score_codes(neighbours)
+        archive.add(neighbours, scores, "mutation")
+        best = int(np.argmax(scores))
+        if scores[best] <= current_score + 1e-12 * max(1.0, abs(current_score)):
+            break
+        current, current_score = neighbours[best], scores[best]
+    return current, current_score
+
+
 def deep_search(template, counts, seeds, score, featurize, keys_of, labelled_keys, settings,
                 n_pool, positions, shells, coordination, rng):
     """Search the surrogate for one composition on one template.
@@ -387,6 +421,8 @@ def deep_search(template, counts, seeds, score, featurize, keys_of, labelled_key
             compound = compound_swaps(parents[k], neighbours, gains,
                                       int(settings["compound_swaps"]))
             evaluate(compound, "mutation")
+    for start in polish_starts(archive, int(settings["search_polish"])):
+        hill_climb(start, lambda codes: score(featurize(template, codes)), archive)
     n_keep_fresh = min(n_fresh, n_pool)
     chosen, keys = archive.best(n_pool - n_keep_fresh, include_labelled=False)
     taken = set(keys)

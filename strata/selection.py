@@ -3,10 +3,12 @@
 The batch is the top of the scored candidate pool (within each composition group, taken in
 turn when a campaign has several, because scores are only comparable within a group), plus an
 exploration share: candidates among the top ``exploration_top`` of the pool with the largest
-bootstrap-ensemble disagreement (``uncertainty``) or the farthest in descriptor space from the
-picks so far (``diversity``). A structure already computed — or symmetry-equivalent to one —
-is never selected (canonical keys). Ties are broken by the seeded generator, so the same pool
-and seed give the same batch.
+bootstrap-ensemble disagreement (``uncertainty``) or the farthest from the picks so far
+(``diversity``, Hamming distance of the orderings). Exploitation picks are kept distinct: a
+candidate the model scores exactly like an earlier pick, or within ``batch_min_distance`` sites
+of one, waits until the others run out. A structure already computed — or symmetry-equivalent
+to one — is never selected (canonical keys). Ties are broken by the seeded generator, so the
+same pool and seed give the same batch.
 """
 
 import re
@@ -52,33 +54,72 @@ def _group_rank(candidates, rng):
     return rank, tie
 
 
-def _standardised(descriptors):
-    X = np.vstack(descriptors).astype(float)
-    std = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+def _hamming(codes, rows, others):
+    """Sites that differ between each of ``rows`` and its nearest of ``others`` (codes rows)."""
+    if len(others) == 0:
+        return np.full(len(rows), np.iinfo(np.int64).max)
+    return np.min((codes[rows][:, None, :] != codes[others][None, :, :]).sum(axis=2), axis=1)
 
 
 def _explore(pool, chosen, n, method, rng):
-    """Indices (into ``pool``) of ``n`` exploration picks not in ``chosen``."""
-    free = np.array([k for k in range(len(pool)) if k not in set(chosen)], dtype=int)
+    """Indices (into ``pool``) of ``n`` exploration picks not in ``chosen``.
+
+    ``uncertainty``: the largest ensemble disagreement (diversity when it is flat);
+    ``diversity``: greedy farthest-point picks by Hamming distance of the ``codes`` (sites
+    occupied by different elements) from the picks so far — ``codes`` survive the candidate
+    CSV file between the generate and select stages, unlike the descriptor arrays.
+    """
+    taken = set(chosen)
+    free = np.array([k for k in range(len(pool)) if k not in taken], dtype=int)
     if n <= 0 or len(free) == 0:
         return []
     uncertainty = pool["uncertainty"].to_numpy(float)
     if method == "uncertainty" and np.ptp(uncertainty[free]) > 0:
         tie = rng.random(len(free))
         return list(free[np.lexsort((tie, -uncertainty[free]))[:n]])
-    if method in ("uncertainty", "diversity") and "descriptor" in pool.columns:
-        Z = _standardised(pool["descriptor"].to_numpy())
-        picks = []
+    if method in ("uncertainty", "diversity"):
+        codes = np.stack(pool["codes"].to_numpy()).astype(np.int8)
         anchor = list(chosen) or [int(free[0])]
-        distance = np.min(np.linalg.norm(Z[free, None, :] - Z[None, anchor, :], axis=2), axis=1)
+        distance = _hamming(codes, free, anchor).astype(float)
+        picks = []
         for _ in range(min(n, len(free))):
-            best = int(np.argmax(distance + 1e-12 * rng.random(len(free))))
+            best = int(np.argmax(distance + 1e-3 * rng.random(len(free))))
             picks.append(int(free[best]))
-            distance = np.minimum(distance, np.linalg.norm(Z[free] - Z[free[best]], axis=1))
+            distance = np.minimum(distance, (codes[free] != codes[free[best]]).sum(axis=1))
             distance[best] = -np.inf
         return picks
     return list(rng.choice(free, size=min(n, len(free)), replace=False))
+
+
+def _exploit(pool, turn, n, settings):
+    """Exploitation picks: the best in turn order, each distinct from the picks so far.
+
+    A candidate is deferred (taken only if the pool runs out of others) when it is within
+    ``batch_min_distance`` sites of an earlier pick, or, with ``batch_distinct_scores``, when
+    its predicted score equals an earlier pick's of the same composition: the model cannot
+    tell the two apart, so computing both teaches it little (typically symmetry-inequivalent
+    but descriptor-identical variants of one swap).
+    """
+    min_distance = int(settings["batch_min_distance"])
+    distinct = bool(settings["batch_distinct_scores"])
+    if n <= 0:
+        return []
+    if min_distance <= 0 and not distinct:
+        return [int(k) for k in turn[:n]]
+    codes = np.stack(pool["codes"].to_numpy()).astype(np.int8)
+    score = pool["score"].to_numpy(float)
+    group = pool["composition"].astype(str).to_numpy()
+    chosen, deferred = [], []
+    for k in turn:
+        k = int(k)
+        if len(chosen) == n:
+            break
+        close = min_distance > 0 and chosen and _hamming(codes, [k], chosen)[0] < min_distance
+        same = distinct and any(
+            group[c] == group[k] and np.isclose(score[c], score[k], rtol=1e-9, atol=1e-9)
+            for c in chosen)
+        (deferred if close or same else chosen).append(k)
+    return chosen + deferred[: n - len(chosen)]
 
 
 def select_batch(candidates, computed_keys, batch_size, config, rng):
@@ -125,7 +166,7 @@ def select_batch(candidates, computed_keys, batch_size, config, rng):
     # exploit: by within-group rank, so that groups take turns (pool is sorted that way)
     within = pool["composition"].astype(str).groupby(pool["composition"].astype(str)).cumcount()
     turn = np.lexsort((pool["predicted_rank"].to_numpy(), within.to_numpy()))
-    chosen = [int(k) for k in turn[: batch_size - n_explore]]
+    chosen = _exploit(pool, turn, batch_size - n_explore, settings)
     top_share = max(len(chosen) + n_explore, int(np.ceil(settings["exploration_top"] * len(pool))))
     region = pool.iloc[:top_share]
     explore = _explore(region, chosen, min(n_explore, batch_size - len(chosen)),

@@ -20,16 +20,21 @@ def icosahedron147():
     return build_template("icosahedron", 4, 4.0)
 
 
-@pytest.fixture
-def workflow_copy(tmp_path):
-    """A copy of the workflow in a temporary folder (strata is imported from the venv)."""
+def copy_workflow(folder):
+    """Copy the workflow (Snakefile, rules, scripts, configs, envs, profiles) into ``folder``."""
     for name in WORKFLOW_FILES:
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
+            shutil.copytree(source, folder / name)
         else:
-            shutil.copy(source, tmp_path / name)
-    return tmp_path
+            shutil.copy(source, folder / name)
+    return folder
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    """A copy of the workflow in a temporary folder (strata is imported from the venv)."""
+    return copy_workflow(tmp_path)
 
 
 def run_snakemake(folder, *args, timeout=900):

@@ -43,7 +43,7 @@ def test_environment_pins_agree_with_pyproject(path):
         if name == "openmpi":  # the MPI library, not a Python package
             continue
         assert name in expected, f"{path.name}: {name} is not pinned in pyproject.toml"
-        assert version == expected[name], f"{path.name}: {name}={version}, pyproject {expected[name]}"
+        assert version == expected[name], f"{path.name}: {name} {version} != {expected[name]}"
 
 
 def test_every_rule_names_an_environment():

@@ -169,6 +169,7 @@ def test_killed_campaign_resumes_to_the_same_result(baseline, tmp_path):
                     n_computed()))
         unlock = snakemake(folder, *UNLOCK)
         assert unlock.returncode == 0, unlock.stderr[-2000:]
+    print("kills (moment, outcome, calculations so far):", *log, sep="\n  ")
     assert sum(outcome == "killed" for _, outcome, _ in log) >= 2, log
     run_campaign(folder)
 
@@ -181,15 +182,16 @@ def test_killed_campaign_resumes_to_the_same_result(baseline, tmp_path):
     assert not [p for p in results.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_rerun_after_losing_outputs_takes_references_from_the_store(baseline, tmp_path):
-    """Deleting round outputs (or a forced rerun) recomputes nothing already computed."""
+def test_forced_rerun_takes_references_from_the_store(baseline, tmp_path):
+    """Rerunning every reference job (lost outputs, changed code) recomputes nothing."""
     folder = workflow_copy(tmp_path / "rerun")
     shutil.copytree(baseline / "results", folder / "results")
-    shutil.rmtree(folder / "results" / "round_01" / "references")
-    (folder / "results" / "round_00" / "references" / "003.extxyz").unlink()
     before = len(ledger(folder))
-    run_campaign(folder)
+    done = snakemake(folder, *RESUME, "--forcerun", "compute_reference")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert len(ledger(folder)) == before == 8
+    logs = (folder / "results").glob("round_*/logs/compute_reference_*.log")
+    assert sum("taken from the store" in path.read_text() for path in logs) == 8
     assert_same_campaign(baseline, folder)
 
 
@@ -224,7 +226,7 @@ def test_every_calculation_failing_stops_with_a_clear_message(tmp_path):
     """reference.fault=raise: nothing to train on; the run stops and says why."""
     folder = workflow_copy(tmp_path / "all-fail")
     (folder / "fault.yaml").write_text("reference: {fault: raise}\n")
-    done = subprocess.run([str(SNAKEMAKE), *RESUME, *SMALL, "--configfile", "fault.yaml"],
+    done = subprocess.run([str(SNAKEMAKE), *RESUME, *SMALL, "fault.yaml"],
                           cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode != 0
     references = sorted((folder / "results" / "round_00" / "references").glob("*.extxyz"))

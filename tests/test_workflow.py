@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from ase.db import connect
-
-from conftest import REPO, SNAKEMAKE, run_snakemake
+from conftest import REPO, SNAKEMAKE, copy_workflow, run_snakemake
 
 SMALL = ["initial_size=6", "batch_size=3", "pool_size=100"]
 BIN = Path(sys.executable).parent
@@ -26,13 +25,7 @@ def reference_mtimes(folder):
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     """A finished 2-round EMT campaign (module-scoped: several tests read it)."""
-    from conftest import WORKFLOW_FILES
-    import shutil
-
-    folder = tmp_path_factory.mktemp("campaign")
-    for name in WORKFLOW_FILES:
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
+    folder = copy_workflow(tmp_path_factory.mktemp("campaign"))
     done = run_snakemake(folder, "--config", "rounds=2", *SMALL)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder

@@ -1,6 +1,5 @@
 # Shared by the rules: round names, the config sections the scripts need, earlier rounds' files.
-from ase.io import read
-
+from strata.campaign import read_structures
 from strata.reference import calculator_settings
 
 ROUNDS = [f"{r:02d}" for r in range(config["rounds"])]
@@ -44,7 +43,7 @@ def previous_model(wildcards):
 def references_of(round_):
     """Reference result files of one round (known once select_batch has run)."""
     batch = checkpoints.select_batch.get(round=round_).output.batch
-    n_structures = len(read(batch, index=":"))
+    n_structures = len(read_structures(batch))
     return expand(
         "results/round_{round}/references/{index}.extxyz",
         round=round_,

@@ -20,6 +20,7 @@ rule generate_candidates:
         model=config["model"],
         selection=config["selection"],
         initial_size=config["initial_size"],
+        initial_motifs=config["initial_motifs"],
         batch_size=config["batch_size"],
         pool_size=config["pool_size"],
         seed=config["seed"],
