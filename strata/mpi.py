@@ -1,13 +1,13 @@
 """Run one reference calculation on several cores with MPI.
 
-A reference job with ``tasks > 1`` starts the same Python entry point on every MPI rank::
+A reference job with ``tasks > 1`` starts the reference entry point on every MPI rank::
 
-    mpirun --allow-run-as-root --oversubscribe -np 4 python -m strata.mpi \
-        strata.reference:compute in.extxyz out.extxyz settings.json
-    srun --ntasks 4 --mpi=pmix python -m strata.mpi ...       # inside a SLURM allocation
+    mpirun --allow-run-as-root --oversubscribe -np 4 python -m strata.reference \
+        in.extxyz out.extxyz settings.json
+    srun --ntasks 4 --mpi=pmix python -m strata.reference ...     # inside a SLURM allocation
 
-Every rank reads the input structure and calls the compute function (GPAW parallelises the
-calculation over the ranks); only rank 0 writes the output file.
+Every rank reads the input structure and runs the calculation (GPAW parallelises it over the
+ranks); only rank 0 writes files.
 
 GPAW 26 facts (measured with the Debian 12 OpenMPI 4.1.4 build): plain ``python`` under
 ``mpirun`` stops with "GPAW appears to be running inside MPI launcher, but MPI parallelism is
@@ -16,23 +16,12 @@ disabled" unless ``GPAW_MPI_BACKEND=cgpaw`` (or ``mpi4py``) is set or the script
 ``ase.parallel.world`` then is the same communicator as ``gpaw.mpi.world``.
 """
 
-from __future__ import annotations
-
-import importlib
-import json
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 LAUNCHERS = ("mpirun", "srun")
-#: compute function used when none is named (``module:function``, called as f(atoms, settings)).
-#: Swap to ``"strata.reference:compute"`` once the reference module exists.
-DEFAULT_COMPUTE = "strata.mpi:gpaw_single_point"
 
 
-def launcher_command(launcher: str, tasks: int) -> list[str]:
+def launcher_command(launcher, tasks):
     """Return the command prefix that starts ``tasks`` MPI ranks.
 
     Parameters
@@ -61,8 +50,14 @@ def launcher_command(launcher: str, tasks: int) -> list[str]:
     raise ValueError(f"unknown MPI launcher {launcher!r}; expected one of {LAUNCHERS}")
 
 
-def mpi_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return the environment for GPAW under an MPI launcher (``GPAW_MPI_BACKEND=cgpaw``)."""
+def mpi_env(base=None):
+    """Return the environment for GPAW under an MPI launcher (``GPAW_MPI_BACKEND=cgpaw``).
+
+    Parameters
+    ----------
+    base : mapping, optional
+        Environment to start from (default: this process's).
+    """
     env = dict(os.environ if base is None else base)
     env.setdefault("GPAW_MPI_BACKEND", "cgpaw")
     # OpenMPI's equivalent of --allow-run-as-root, for launchers that do not take the flag.
@@ -80,41 +75,6 @@ def mpi_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def entry_point_command(
-    args: Sequence[str],
-    tasks: int = 1,
-    launcher: str = "mpirun",
-    compute: str = DEFAULT_COMPUTE,
-    python: str | None = None,
-) -> list[str]:
-    """Return the command that runs ``python -m strata.mpi compute *args`` on ``tasks`` ranks.
-
-    With ``tasks == 1`` no launcher is used (a serial run in the current allocation).
-    """
-    cmd = [python or sys.executable, "-m", "strata.mpi", compute, *map(str, args)]
-    return cmd if tasks == 1 else launcher_command(launcher, tasks) + cmd
-
-
-def run_entry_point(
-    args: Sequence[str],
-    tasks: int = 1,
-    launcher: str = "mpirun",
-    compute: str = DEFAULT_COMPUTE,
-    timeout: float | None = None,
-    cwd: str | os.PathLike | None = None,
-) -> subprocess.CompletedProcess:
-    """Run :func:`main` on ``tasks`` ranks and wait; raise ``RuntimeError`` on failure."""
-    cmd = entry_point_command(args, tasks=tasks, launcher=launcher, compute=compute)
-    proc = subprocess.run(
-        cmd, env=mpi_env(), timeout=timeout, cwd=cwd, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{proc.stderr[-4000:]}"
-        )
-    return proc
-
-
 def init_world():
     """Initialise MPI through GPAW, then return the communicator shared by GPAW and ASE.
 
@@ -129,74 +89,3 @@ def init_world():
     from ase.parallel import world as ase_world
 
     return ase_world
-
-
-def world():
-    """Return the MPI communicator shared by GPAW and ASE (see :func:`init_world`)."""
-    return init_world()
-
-
-def is_master() -> bool:
-    """True on rank 0, the only rank allowed to write files."""
-    return world().rank == 0
-
-
-def load_function(spec: str) -> Callable:
-    """Import ``"package.module:function"`` and return the function."""
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise ValueError(f"expected 'module:function', got {spec!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def gpaw_single_point(atoms, settings: Mapping):
-    """One GPAW single point; ``settings`` are GPAW keyword arguments (``mode`` as a string).
-
-    Stand-in for ``strata.reference.compute`` until that exists; returns ``atoms`` with a
-    single-point calculator holding energy and forces.
-    """
-    from ase.calculators.singlepoint import SinglePointCalculator
-    from gpaw import GPAW
-
-    kwargs = {"txt": None, **settings}
-    atoms = atoms.copy()
-    atoms.calc = GPAW(**kwargs)
-    energy = atoms.get_potential_energy()
-    forces = atoms.get_forces()
-    atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
-    return atoms
-
-
-def write_atomically(path: str | os.PathLike, atoms) -> None:
-    """Write ``atoms`` as extended XYZ on rank 0 only, through a temporary file and rename."""
-    import ase.io
-
-    if not is_master():
-        return
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    ase.io.write(tmp, atoms, format="extxyz")
-    os.replace(tmp, path)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m strata.mpi MODULE:FUNCTION in.extxyz out.extxyz settings.json``."""
-    import ase.io
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 4:
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    spec, src, dst, settings_path = argv
-    init_world()
-    compute = load_function(spec)
-    settings = json.loads(Path(settings_path).read_text())
-    atoms = ase.io.read(src, format="extxyz")
-    result = compute(atoms, settings)
-    write_atomically(dst, result)
-    world().barrier()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -31,6 +31,8 @@ from ase.io import read, write
 from ase.optimize import BFGS
 from ase.parallel import broadcast, world
 
+from strata import mpi
+
 EMT_ELEMENTS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O")
 LEDGER_NAME = "ledger.tsv"
 LEDGER_COLUMNS = ("key", "structure_id", "status", "attempts", "wall_time", "pid")
@@ -373,6 +375,7 @@ def main(argv=None):
     parser.add_argument("--store", help="content-addressed store of finished calculations")
     parser.add_argument("--txt", help="calculator log file")
     args = parser.parse_args(argv)
+    mpi.init_world()  # before any ASE I/O, so that ASE and GPAW share the MPI world
     atoms = read(args.structure, parallel=False)
     settings = json.loads(Path(args.settings).read_text())
     if args.store:

@@ -460,8 +460,8 @@ def batch_table(batch, labelled):
     rank_all = ok.groupby("composition")["energy"].rank(method="min")
     table["rank so far"] = rank_all.reindex(table.index)
     table["rank in batch"] = table.groupby("composition")["energy"].rank(method="min")
-    columns = ["structure_id", "composition", "origin", "status", "energy", "predicted_rank",
-               "score", "uncertainty", "rank in batch", "rank so far"]
+    columns = ["structure_id", "composition", "origin", "pick", "status", "reason", "energy",
+               "predicted_rank", "score", "uncertainty", "rank in batch", "rank so far"]
     return table[[c for c in columns if c in table]].sort_values("energy", na_position="last")
 
 

@@ -1,25 +1,21 @@
-"""GPAW under MPI: one real LCAO single point on 2 ranks equals the serial one."""
+"""GPAW under MPI: one real LCAO single point on 2 ranks equals the serial one.
+
+Both runs go through the entry point the workflow's compute_reference job launches
+(``python -m strata.reference``), with the settings a config's ``reference`` section gives.
+"""
 
 import json
 import shutil
+import subprocess
+import sys
 
-import ase.io
 import pytest
-from ase.cluster import Icosahedron
+from ase.io import read, write
 
 from strata import mpi
-
-# The compute function run on every rank. Swap to "strata.reference:compute" (with the reference
-# settings of the config) once strata/reference.py exists: the only line to change.
-COMPUTE = mpi.DEFAULT_COMPUTE
-SETTINGS = {
-    "mode": "lcao",
-    "basis": "dzp",
-    "xc": "PBE",
-    "h": 0.25,
-    "occupations": {"name": "fermi-dirac", "width": 0.1},
-    "convergence": {"energy": 1e-6},
-}
+from strata.clusters import build_template
+from strata.config import validate
+from strata.reference import calculator_settings
 
 
 def test_launcher_command_mpirun():
@@ -38,36 +34,45 @@ def test_launcher_command_rejects(launcher, tasks):
         mpi.launcher_command(launcher, tasks)
 
 
-def test_entry_point_serial_has_no_launcher():
-    cmd = mpi.entry_point_command(["a", "b", "c"], tasks=1)
-    assert cmd[1:4] == ["-m", "strata.mpi", mpi.DEFAULT_COMPUTE]
+def test_mpi_env_selects_gpaw_backend_and_one_thread():
+    env = mpi.mpi_env({})
+    assert env["GPAW_MPI_BACKEND"] == "cgpaw" and env["OMP_NUM_THREADS"] == "1"
 
 
-def test_mpi_env_selects_gpaw_backend():
-    assert mpi.mpi_env({})["GPAW_MPI_BACKEND"] == "cgpaw"
+def test_mpi_env_inside_a_stripped_slurm_job_avoids_slurm_components():
+    env = mpi.mpi_env({"SLURM_JOB_ID": "7"})
+    assert env["OMPI_MCA_ras"] == "^slurm"
+    assert "OMPI_MCA_ras" not in mpi.mpi_env({"SLURM_JOB_ID": "7", "SLURM_NODELIST": "n1"})
 
 
-def _single_point(tmp_path, tasks):
-    src, settings = tmp_path / "in.extxyz", tmp_path / "s.json"
-    dst = tmp_path / f"out{tasks}.extxyz"
-    atoms = Icosahedron("Cu", noshells=2)  # 13 atoms
-    atoms.center(vacuum=4.0)
-    ase.io.write(src, atoms, format="extxyz")
-    settings.write_text(json.dumps(SETTINGS))
-    proc = mpi.run_entry_point(
-        [src, dst, settings], tasks=tasks, launcher="mpirun", compute=COMPUTE, timeout=600
-    )
-    assert dst.exists(), proc.stderr
-    return ase.io.read(dst)
+def single_point(tmp_path, tasks):
+    """Run ``python -m strata.reference`` serially or on ``tasks`` ranks; read the result."""
+    settings = calculator_settings(validate({
+        "elements": ["Cu"], "composition": {"Cu": 13}, "cluster": {"size": 2},
+        "reference": {"calculator": "gpaw", "gpaw": {"h": 0.25, "convergence_energy": 1e-6}},
+    })["reference"])
+    structure, settings_file = tmp_path / "in.extxyz", tmp_path / "settings.json"
+    write(structure, build_template("icosahedron", 2, 3.61, symbol="Cu"), format="extxyz")
+    settings_file.write_text(json.dumps(settings))
+    result = tmp_path / f"out{tasks}.extxyz"
+    command = [sys.executable, "-m", "strata.reference", str(structure), str(result),
+               str(settings_file)]
+    if tasks > 1:
+        command = mpi.launcher_command("mpirun", tasks) + command
+    done = subprocess.run(command, env=mpi.mpi_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return read(result, format="extxyz")
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="needs mpirun (openmpi-bin)")
 def test_gpaw_two_ranks_equals_serial(tmp_path):
-    serial = _single_point(tmp_path, 1)
-    parallel = _single_point(tmp_path, 2)
+    serial = single_point(tmp_path, 1)
+    parallel = single_point(tmp_path, 2)
+    assert serial.info["status"] == parallel.info["status"] == "ok"
     e1, e2 = serial.get_potential_energy(), parallel.get_potential_energy()
     assert abs(e1 - e2) < 1e-4, (e1, e2)
     assert abs(serial.get_forces() - parallel.get_forces()).max() < 1e-3
-    # only rank 0 wrote: no leftover temporary files from other ranks
-    assert not list(tmp_path.glob(".*.tmp*"))
+    # only rank 0 wrote: no temporary file of another rank is left behind
+    assert not list(tmp_path.glob(".*.tmp"))

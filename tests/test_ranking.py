@@ -132,3 +132,23 @@ def test_model_settings_validate():
     with pytest.raises(ValueError):
         ranking.model_settings({"kind": "svm"})
     assert ranking.model_settings({})["kind"] == "ranker"
+
+
+def test_linear_prior_features_are_the_occupation_linear_columns(emt_data, tmp_path):
+    features, energy = emt_data
+    names = list(features.columns)
+    linear = [names[k] for k in ranking.prior_columns(names, "linear")]
+    assert "surface.site.vertex.frac.Au" in linear and "core.bonds.Pt-Au" in linear
+    assert not any(".wc." in n or ".cn." in n or "bondlen" in n or "entropy" in n
+                   for n in linear)
+    assert list(ranking.prior_columns(["a", "b"], "linear")) == [0, 1]  # nothing matches: all
+    surrogate = ranking.fit_surrogate(features, energy, np.zeros(len(energy), int),
+                                      {"prior_features": "linear", "n_estimators": 20,
+                                       "ensemble_size": 2}, seed=1)
+    assert len(surrogate.main.prior.coef) == len(linear)
+    assert spearman(energy, surrogate.score(features)) > 0.6
+    surrogate.save(tmp_path / "model")
+    loaded = ranking.load_surrogate(tmp_path / "model")
+    np.testing.assert_allclose(loaded.score(features), surrogate.score(features))
+    with pytest.raises(ValueError):
+        ranking.model_settings({"prior_features": "some"})

@@ -111,3 +111,23 @@ def test_pool_is_deterministic(campaign):
 def test_unknown_selection_key_raises():
     with pytest.raises(KeyError):
         search.selection_settings({"selection": {"explorashun": 0.1}})
+
+
+def test_polish_ends_on_a_single_swap_optimum_of_the_model(campaign):
+    templates, _, labelled, surrogate = campaign
+    featurizer = search.featurizer_for(templates, CONFIG)
+
+    def score(codes):
+        return search.score_frame(surrogate, featurizer(0, codes), featurizer.names)
+
+    archive = search._Archive(lambda codes: np.arange(len(codes)).astype(str), set())
+    start = labelled["codes"][0]
+    best, best_score = search.hill_climb(start, score, archive)
+    assert best_score >= score(start[None, :])[0]
+    assert score(search.all_single_swaps(best)).max() <= best_score + 1e-9
+    assert len(archive.codes) >= len(search.all_single_swaps(start))
+    config = {**CONFIG, "selection": {**CONFIG["selection"], "search_polish": 1}}
+    pool = search.candidate_pool(templates, labelled, surrogate, config,
+                                 np.random.default_rng(1))
+    top = pool[pool["composition"] == labelled["composition"][0]].iloc[0]
+    assert score(search.all_single_swaps(top["codes"])).max() <= top["score"] + 1e-9

@@ -95,3 +95,43 @@ def test_stop_rule():
     assert not selection.should_stop(labelled, {"selection": {}})
     assert selection.should_stop(labelled, {"selection": {"stop_after": 2}})
     assert not selection.should_stop(labelled, {"selection": {"stop_after": 3}})
+
+
+def test_exploit_picks_the_model_cannot_tell_apart_wait():
+    _, _, pool = make_pool()
+    pool.loc[:2, "score"] = pool.loc[0, "score"]  # the top three tie exactly
+    config = {"selection": {"exploration_method": "none"}}
+    batch = selection.select_batch(pool, set(), 3, config, np.random.default_rng(0))
+    assert batch["score"].nunique() == 3
+    assert set(batch["key"][1:]) == set(pool["key"][3:5])
+    plain = {"selection": {"exploration_method": "none", "batch_distinct_scores": False}}
+    batch = selection.select_batch(pool, set(), 3, plain, np.random.default_rng(0))
+    assert set(batch["key"]) == set(pool["key"][:3])
+    tiny = pool.iloc[:3]  # nothing else left: the tied ones fill the batch
+    assert len(selection.select_batch(tiny, set(), 3, config, np.random.default_rng(0))) == 3
+
+
+def test_exploit_picks_keep_a_minimum_distance():
+    _, _, pool = make_pool()
+    sibling = pool.loc[0, "codes"].copy()
+    i, j = np.flatnonzero(sibling == 0)[0], np.flatnonzero(sibling == 1)[0]
+    sibling[i], sibling[j] = 1, 0  # one swap away from the best
+    pool.loc[1, "codes"] = sibling
+    config = {"selection": {"exploration_method": "none", "batch_min_distance": 4}}
+    batch = selection.select_batch(pool, set(), 2, config, np.random.default_rng(0))
+    assert list(batch["key"]) == list(pool["key"][[0, 2]])
+
+
+def test_diversity_exploration_from_codes_without_descriptors():
+    """The candidate CSV file drops the descriptor arrays: diversity uses Hamming distance."""
+    _, _, pool = make_pool()
+    pool = pool.drop(columns="descriptor")
+    config = {"selection": {"exploration": 0.2, "exploration_method": "diversity",
+                            "exploration_top": 1.0}}
+    batch = selection.select_batch(pool, set(), 5, config, np.random.default_rng(0))
+    codes = np.stack(pool["codes"].to_numpy())
+    exploit = np.stack(batch["codes"][:4].to_numpy())
+    distance = np.min((codes[:, None, :] != exploit[None, :, :]).sum(axis=2), axis=1)
+    distance[np.isin(pool["key"], batch["key"][:4])] = -1
+    explore = np.stack(batch["codes"][4:].to_numpy())
+    assert (explore != exploit[:, None, :]).sum(axis=2).min() == distance.max()

@@ -9,6 +9,7 @@ rule train_model:
         model="results/round_{round}/model.txt",
         model_sidecar="results/round_{round}/model.json",
         metrics="results/round_{round}/metrics.csv",
+        provenance="results/round_{round}/provenance.json",
     log:
         "results/round_{round}/logs/train_model.log",
     benchmark:
