@@ -289,3 +289,13 @@ def test_snakemake_accepts_a_structure_folder(workflow_copy):
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "generate_candidates" in done.stdout + done.stderr
     assert not (workflow_copy / "results").exists()
+
+
+def test_schema_defaults_are_the_library_defaults():
+    """The schema and the library modules that read a section agree on every default."""
+    from strata.ranking import model_settings
+    from strata.search import selection_settings
+
+    complete = config.validate({})
+    assert model_settings({}) == complete["model"]
+    assert selection_settings({"selection": {}}) == complete["selection"]

@@ -48,7 +48,8 @@ def test_mpi_env_inside_a_stripped_slurm_job_avoids_slurm_components():
 def single_point(tmp_path, tasks):
     """Run ``python -m strata.reference`` serially or on ``tasks`` ranks; read the result."""
     settings = calculator_settings(validate({
-        "elements": ["Cu"], "composition": {"Cu": 13}, "cluster": {"size": 2},
+        "elements": ["Cu", "Ag"], "composition": {"Cu": 12, "Ag": 1}, "cluster": {"size": 2},
+        "initial_size": 2,
         "reference": {"calculator": "gpaw", "gpaw": {"h": 0.25, "convergence_energy": 1e-6}},
     })["reference"])
     structure, settings_file = tmp_path / "in.extxyz", tmp_path / "settings.json"
