@@ -3,11 +3,12 @@
 import logging
 
 from strata import campaign
+from strata.descriptors import DescriptorSettings
 from strata.reference import read_result
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
-settings = campaign.descriptor_settings(sm.params.elements, sm.params.descriptors)
+settings = DescriptorSettings.from_config(sm.params.elements, sm.params.descriptors)
 results = [read_result(path) for path in sm.input.results]
 table = campaign.labelled_table(results, sm.params.elements, settings)
 logging.info("%d structures, %d failed", len(table), (table["status"] != "ok").sum())

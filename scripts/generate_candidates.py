@@ -4,6 +4,7 @@ import logging
 
 from strata import campaign, generation, layers, ranking, search, selection, symmetry
 from strata.config import compositions, templates
+from strata.descriptors import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -14,7 +15,7 @@ shapes = templates(particle)
 counts = compositions(particle, len(shapes[0]))
 
 if round_ == 0:
-    settings = campaign.descriptor_settings(particle["elements"], sm.params.descriptors)
+    settings = DescriptorSettings.from_config(particle["elements"], sm.params.descriptors)
     coordination = [layers.Topology.from_atoms(t, settings).coordination for t in shapes]
     symmetry_keys = symmetry.SymmetryCache(shapes).keys
     candidates = generation.initial_set(

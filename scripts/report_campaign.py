@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from strata import campaign, report
+from strata.descriptors import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -15,7 +16,7 @@ metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=Tru
 labelled = campaign.read_labelled(sm.input.labelled)
 campaign.write_csv(metrics, sm.output.metrics)
 campaign.write_structures(report.best_results(labelled, sm.input.results), sm.output.best)
-settings = campaign.descriptor_settings(elements, sm.params.descriptors)
+settings = DescriptorSettings.from_config(elements, sm.params.descriptors)
 pictured = report.best_results(labelled, sm.input.results, section["best_structures"])
 results_dir = Path(sm.output.report).parent
 logs = {r: results_dir / f"round_{r:02d}" / "logs" for r in sorted(set(labelled["round"]))}

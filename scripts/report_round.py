@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from strata import campaign, ranking, report
+from strata.descriptors import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -17,7 +18,7 @@ elements = list(particle["elements"])
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
 labelled = campaign.read_labelled(sm.input.labelled)
 surrogate = ranking.load_surrogate(sm.input.model)
-settings = campaign.descriptor_settings(elements, sm.params.descriptors)
+settings = DescriptorSettings.from_config(elements, sm.params.descriptors)
 best = report.best_results(labelled, sm.input.results, section["best_structures"])
 best = best[: section["best_structures"]]
 results_dir = Path(sm.output.report).parent.parent

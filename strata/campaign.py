@@ -145,16 +145,3 @@ def feature_columns(table):
     """The descriptor columns of a labelled table (everything but labels and codes)."""
     return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"]
 
-
-def descriptor_settings(elements, section):
-    """:class:`~strata.descriptors.DescriptorSettings` from the config's ``descriptors``."""
-    from strata.descriptors import DescriptorSettings
-
-    return DescriptorSettings(
-        elements=tuple(elements),
-        bond_factor=section["bond_factor"],
-        bulk_coordination=section["bulk_coordination"],
-        intermediate_layers=section["intermediate_layers"],
-        surface_method=section["surface_method"],
-        region_weights=dict(section["region_weights"]),
-    )

@@ -62,8 +62,17 @@ def validate_schema(config):
         For the first problem, as ``config key 'a.b': message``.
     """
     error = best_match(DefaultFillingValidator(schema()).iter_errors(config))
-    if error is not None:
-        raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        raise ConfigError(
+            f"config key '{_key([*path, unknown[0]])}': unknown key (known here: "
+            f"{', '.join(allowed)})"
+        )
+    raise ConfigError(f"config key '{_key(path)}': {error.message}")
 
 
 def _check_finite(value, path=()):

@@ -82,6 +82,18 @@ class DescriptorSettings(LayerSettings):
         if any(w < 0 for w in self.region_weights.values()):
             raise ValueError("region weights must be >= 0")
 
+    @classmethod
+    def from_config(cls, elements, section) -> DescriptorSettings:
+        """Settings from a campaign's element list and its ``descriptors`` config section."""
+        return cls(
+            elements=tuple(elements),
+            bond_factor=section["bond_factor"],
+            bulk_coordination=section["bulk_coordination"],
+            intermediate_layers=section["intermediate_layers"],
+            surface_method=section["surface_method"],
+            region_weights=dict(section["region_weights"]),
+        )
+
     def weight(self, block: str) -> float:
         """Weight of one block (1.0 unless set)."""
         return float(self.region_weights.get(block, 1.0))

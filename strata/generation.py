@@ -13,7 +13,6 @@ from ase import Atoms
 
 from strata import orderings
 
-
 MOTIFS = ("core_shell", "segregated", "janus", "layered", "random")
 
 

@@ -39,7 +39,7 @@ MODEL_DEFAULTS = {
     "linear_tree": False,  # LightGBM linear trees (piecewise-linear leaves)
     "prior": "ridge",  # linear prior the trees boost from: "ridge" or "none"
     "prior_weight": 4.0,  # scale of the prior score (in units of within-group energy std)
-    "prior_features": "all",  # descriptor columns of the prior: "all" or "linear" (see below)
+    "prior_features": "all",  # columns of the prior: "all" or "linear" (see prior_columns)
     "ensemble_size": 5,  # bootstrap members for the uncertainty (0: no uncertainty)
     "group_by_template": "auto",  # query groups include the template: true/false/"auto"
 }
@@ -180,7 +180,10 @@ class LinearPrior:
 
     @classmethod
     def fit(cls, X, energy, groups, weight, columns=None):
-        """Fit with the regularisation chosen by generalised cross-validation."""
+        """Fit with the regularisation chosen by generalised cross-validation.
+
+        ``columns``: the descriptor columns used (default: all).
+        """
         from sklearn.linear_model import RidgeCV
 
         X = np.asarray(X, dtype=float)
@@ -422,8 +425,8 @@ def fit_surrogate(features, energy, groups, model_config=None, seed=0):
     if len(X) == 0:
         raise ValueError("no labelled structure with a finite energy to train on")
     columns = None
-    if settings["prior_features"] != "all":
-        columns = prior_columns(names, settings["prior_features"])
+    if settings["prior_features"] == "linear":
+        columns = prior_columns(names, "linear")
     main = _fit_member(X, energy, groups, settings, seed, columns)
     members = []
     rng = np.random.default_rng(seed)
@@ -436,6 +439,8 @@ def fit_surrogate(features, energy, groups, model_config=None, seed=0):
                                    seed + 1 + k, columns))
     info = {"n_rows": int(len(X)), "n_groups": int(len(np.unique(groups))), "seed": int(seed),
             "prior_alpha": main.prior.alpha if main.prior else None,
+            "prior_columns": (None if main.prior is None or main.prior.columns is None
+                              else len(main.prior.columns)),
             "n_failed_dropped": int((~ok).sum())}
     return Surrogate(feature_names=names, settings=settings, main=main, members=members,
                      info=info)

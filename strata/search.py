@@ -40,7 +40,7 @@ SELECTION_DEFAULTS = {
     "search_population": 24,  # parents kept between passes (per composition and template)
     "search_children": 512,  # random children per pass (per composition and template)
     "search_neighbourhood": 1,  # best parents whose every single swap is scored each pass
-    "search_polish": 0,  # best orderings hill-climbed to a single-swap optimum of the model
+    "search_polish": 2,  # best orderings hill-climbed to a single-swap optimum of the model
     "compound_swaps": 0,  # also try the 2 … N best disjoint single swaps at once (0: off)
     "search_parents": 8,  # best labelled structures that seed the search
     "max_swaps": 3,  # swaps of a swap mutation: 1 .. max_swaps

@@ -22,6 +22,7 @@ def icosahedron147():
 
 def copy_workflow(folder):
     """Copy the workflow (Snakefile, rules, scripts, configs, envs, profiles) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         source = REPO / name
         if source.is_dir():

@@ -121,14 +121,14 @@ MALFORMED = [
     ("missing structure folder", patched(cluster__shape="files",
                                          cluster__folder="/nonexistent/strata"),
      "cluster.folder", "/nonexistent/strata does not exist"),
-    ("misspelt top-level key", patched(round=3), "(top level)", "'round' was unexpected"),
-    ("misspelt nested key", patched(cluster__lattice=4.0), "cluster", "'lattice' was unexpected"),
+    ("misspelt top-level key", patched(round=3), "round", "unknown key (known here: "),
+    ("misspelt nested key", patched(cluster__lattice=4.0), "cluster.lattice", "unknown key"),
     ("unknown model key", patched(model={"n_trees": 5}), "model.n_trees", "unknown key"),
     ("unknown model kind", patched(model={"kind": "forest"}), "model.kind", "is not one of"),
     ("unknown selection key", patched(selection={"explore": 0.2}), "selection.explore",
      "unknown key"),
-    ("exploration share above 1", patched(selection={"exploration": 1.5}), "selection",
-     "within 0..1"),
+    ("exploration share above 1", patched(selection={"exploration": 1.5}),
+     "selection.exploration", "greater than the maximum of 1"),
 ]
 
 

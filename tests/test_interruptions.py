@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ase.io import read
-from conftest import REPO, SNAKEMAKE, WORKFLOW_FILES
+from conftest import SNAKEMAKE, copy_workflow
 
 from strata import reference
 
@@ -47,13 +47,7 @@ TIMING = ("wall_time",)
 
 
 def workflow_copy(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, folder / name)
-        elif source.exists():
-            shutil.copy(source, folder / name)
+    copy_workflow(folder)
     (folder / "small.yaml").write_text(SMALL_CONFIG)
     return folder
 
@@ -234,5 +228,5 @@ def test_every_calculation_failing_stops_with_a_clear_message(tmp_path):
     assert all(reference.read_result(p).info["status"] == "failed" for p in references)
     train_log = (folder / "results" / "round_00" / "logs" / "train_model.log")
     message = done.stdout + done.stderr + (train_log.read_text() if train_log.exists() else "")
-    assert "no labelled structure with a finite energy" in message
+    assert "every reference calculation so far failed" in message
     assert not (folder / "results" / "round_00" / "model.txt").exists()

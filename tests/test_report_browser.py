@@ -9,15 +9,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import SNAKEMAKE, copy_workflow
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")
 ROUNDS = 2
 
 pytestmark = [
@@ -70,13 +66,7 @@ def browser_check(report, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_campaign(tmp_path_factory):
     """A two-round EMT campaign (8 initial structures, batches of 3) in a temporary folder."""
-    folder = tmp_path_factory.mktemp("campaign")
-    for name in WORKFLOW_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, folder / name)
-        elif source.exists():
-            shutil.copy(source, folder / name)
+    folder = copy_workflow(tmp_path_factory.mktemp("campaign"))
     command = [
         str(SNAKEMAKE), "-d", str(folder), "-s", str(folder / "Snakefile"), "--cores", "2",
         "results/report.html",
