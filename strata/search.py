@@ -19,12 +19,12 @@ builds a large pool of orderings at the exact stoichiometry:
 No reference calculation is made here; everything is scored by the model.
 """
 
-from dataclasses import fields
 
 import numpy as np
 import pandas as pd
 
 from strata import orderings
+from strata.descriptors import DescriptorSettings
 from strata.symmetry import SymmetryCache
 
 MAX_POLISH_STEPS = 50  # single-swap steps of one hill climb of the polish
@@ -67,20 +67,6 @@ def selection_settings(config):
 
 # ----------------------------------------------------------------------------- features
 
-def descriptor_settings(config):
-    """:class:`strata.descriptors.DescriptorSettings` of a campaign config."""
-    from strata.descriptors import DescriptorSettings
-
-    known = {f.name for f in fields(DescriptorSettings)}
-    section = dict(config.get("descriptors") or {})
-    if section.get("surface_method") == "hull":  # the schema's name of the geometric test
-        section["surface_method"] = "geometric"
-    kwargs = {k: v for k, v in section.items() if k in known and k != "elements"}
-    if "site_bins" in kwargs:
-        kwargs["site_bins"] = tuple(kwargs["site_bins"])
-    return DescriptorSettings(elements=tuple(config["elements"]), **kwargs)
-
-
 class Featurizer:
     """Descriptors of orderings of the campaign's templates (one topology per template).
 
@@ -95,7 +81,7 @@ class Featurizer:
         from strata.descriptors import feature_names
         from strata.layers import Topology
 
-        self.settings = descriptor_settings(config)
+        self.settings = DescriptorSettings.from_config(config["elements"], config["descriptors"])
         self.names = feature_names(self.settings)
         self.topologies = [Topology.from_atoms(t, self.settings) for t in templates]
 

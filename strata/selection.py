@@ -61,8 +61,9 @@ def _hamming(codes, rows, others):
     return np.min((codes[rows][:, None, :] != codes[others][None, :, :]).sum(axis=2), axis=1)
 
 
-def _explore(pool, chosen, n, method, rng):
-    """Indices (into ``pool``) of ``n`` exploration picks not in ``chosen``.
+def _explore(pool, chosen, n, method, rng, region=None):
+    """Indices (into ``pool``) of ``n`` exploration picks not in ``chosen``, among the first
+    ``region`` rows of ``pool`` (default all; ``chosen`` may lie anywhere in ``pool``).
 
     ``uncertainty``: the largest ensemble disagreement (diversity when it is flat);
     ``diversity``: greedy farthest-point picks by Hamming distance of the ``codes`` (sites
@@ -70,7 +71,8 @@ def _explore(pool, chosen, n, method, rng):
     CSV file between the generate and select stages, unlike the descriptor arrays.
     """
     taken = set(chosen)
-    free = np.array([k for k in range(len(pool)) if k not in taken], dtype=int)
+    region = len(pool) if region is None else min(int(region), len(pool))
+    free = np.array([k for k in range(region) if k not in taken], dtype=int)
     if n <= 0 or len(free) == 0:
         return []
     uncertainty = pool["uncertainty"].to_numpy(float)
@@ -168,9 +170,8 @@ def select_batch(candidates, computed_keys, batch_size, config, rng):
     turn = np.lexsort((pool["predicted_rank"].to_numpy(), within.to_numpy()))
     chosen = _exploit(pool, turn, batch_size - n_explore, settings)
     top_share = max(len(chosen) + n_explore, int(np.ceil(settings["exploration_top"] * len(pool))))
-    region = pool.iloc[:top_share]
-    explore = _explore(region, chosen, min(n_explore, batch_size - len(chosen)),
-                       settings["exploration_method"], rng)
+    explore = _explore(pool, chosen, min(n_explore, batch_size - len(chosen)),
+                       settings["exploration_method"], rng, region=top_share)
     batch = pool.iloc[chosen + explore].copy()
     batch["pick"] = ["exploit"] * len(chosen) + ["explore"] * len(explore)
     return batch.reset_index(drop=True)

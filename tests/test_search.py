@@ -7,16 +7,19 @@ from ase.calculators.emt import EMT
 
 from strata import orderings, ranking, search
 from strata.clusters import build_template
+from strata.config import validate
 from strata.generation import structure_atoms
 
 ELEMENTS = ["Pt", "Au"]
-CONFIG = {
+# a complete campaign config, as the rule scripts pass it (defaults filled by the schema)
+CONFIG = validate({
     "elements": ELEMENTS,
+    "composition": [{"Pt": 28, "Au": 27}, {"Pt": 30, "Au": 25}],
+    "cluster": {"shape": "icosahedron", "size": 3, "lattice_constant": 4.0},
     "pool_size": 200,
     "batch_size": 5,
-    "seed": 0,
     "selection": {"search_passes": 3, "search_children": 128},
-}
+})
 
 
 def labelled_set(template, compositions, n, rng):

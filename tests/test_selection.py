@@ -107,6 +107,10 @@ def test_exploit_picks_the_model_cannot_tell_apart_wait():
     plain = {"selection": {"exploration_method": "none", "batch_distinct_scores": False}}
     batch = selection.select_batch(pool, set(), 3, plain, np.random.default_rng(0))
     assert set(batch["key"]) == set(pool["key"][:3])
+    pool.loc[:29, "score"] = pool.loc[0, "score"]  # exploit picks beyond the exploration region
+    flat = pool.assign(uncertainty=0.0)  # exploration falls back to Hamming diversity
+    batch = selection.select_batch(flat, set(), 5, CONFIG, np.random.default_rng(0))
+    assert len(batch) == 5 and batch["key"].is_unique
     tiny = pool.iloc[:3]  # nothing else left: the tied ones fill the batch
     assert len(selection.select_batch(tiny, set(), 3, config, np.random.default_rng(0))) == 3
 
