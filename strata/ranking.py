@@ -210,6 +210,19 @@ class LinearPrior:
         X = np.where(np.isnan(X), self.mean, X)
         return -self.weight * (((X - self.mean) / self.std) @ self.coef)
 
+    def contributions(self, X):
+        """Exact linear SHAP values of :meth:`score`: one per row and descriptor column
+        (zero for columns the prior does not use), relative to the rows' mean score."""
+        X = np.asarray(X, dtype=float)
+        used = X[:, self.columns] if self.columns is not None else X
+        used = np.where(np.isnan(used), self.mean, used)
+        terms = -self.weight * self.coef / self.std * (used - used.mean(axis=0))
+        if self.columns is None:
+            return terms
+        values = np.zeros_like(X)
+        values[:, self.columns] = terms
+        return values
+
     def to_dict(self):
         """JSON-ready parameters."""
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "coef": self.coef.tolist(),

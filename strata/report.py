@@ -163,8 +163,7 @@ def shap_values(surrogate, features, max_samples=300, seed=0):
     parts = {"prior": 0.0, "trees": 0.0}
     prior = surrogate.main.prior
     if prior is not None:
-        Xp = np.where(np.isnan(X), prior.mean, X)
-        linear = -prior.weight * prior.coef / prior.std * (Xp - Xp.mean(axis=0))
+        linear = prior.contributions(X)
         values += linear
         parts["prior"] = float(np.abs(linear).mean(axis=0).sum())
     booster = surrogate.main.booster

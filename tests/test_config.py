@@ -299,3 +299,21 @@ def test_schema_defaults_are_the_library_defaults():
     complete = config.validate({})
     assert model_settings({}) == complete["model"]
     assert selection_settings({"selection": {}}) == complete["selection"]
+
+
+def schema_keys(node, path=()):
+    """Every key path of the schema with its subschema."""
+    for name, sub in node.get("properties", {}).items():
+        yield (*path, name), sub
+        yield from schema_keys(sub, (*path, name))
+
+
+def test_every_schema_key_has_a_description_and_default_and_is_in_config_yaml():
+    default_campaign = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for path, sub in schema_keys(config.schema()):
+        assert sub.get("description"), path
+        assert "default" in sub, path
+        node = default_campaign
+        for name in path:
+            assert isinstance(node, dict) and name in node, f"{'.'.join(path)} not in config.yaml"
+            node = node[name]

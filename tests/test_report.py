@@ -183,3 +183,15 @@ def test_round_and_campaign_pages(mini):
                                          settings=SETTINGS, elements=ELEMENTS)
     assert "href='round_01/report.html'" in campaign_html
     assert len(_images(campaign_html)) == 3
+
+
+def test_shap_values_add_up_with_an_occupation_linear_prior(mini):
+    labelled = mini["labelled"]
+    names = feature_names(SETTINGS)
+    model = {**mini["model"], "prior_features": "linear"}
+    surrogate = ranking.fit_surrogate(labelled[names], labelled["energy"],
+                                      ranking.query_groups(labelled["composition"]), model, 0)
+    values, data, parts = report.shap_values(surrogate, labelled, max_samples=20, seed=0)
+    offset = surrogate.score(data) - values.sum(axis=1).to_numpy()
+    assert np.ptp(offset) < 1e-6
+    assert parts["prior"] > 0
