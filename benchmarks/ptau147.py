@@ -225,7 +225,9 @@ def summarise(name, traces, budget, seconds):
     row["max"] = max(reached) if len(reached) == len(traces) else f">{budget}"
     for k in CHECKPOINTS:
         values = [regret_at(t, k) for t in traces]
-        row[f"regret@{k}"] = float(np.nanmedian(values)) if not np.all(np.isnan(values)) else 0.0
+        # NaN: every seed stopped at its budget before k calls without the ground state
+        row[f"regret@{k}"] = (float(np.nanmedian(values)) if not np.all(np.isnan(values))
+                              else np.nan)
     row["s/seed"] = seconds / len(traces)
     row["calls"] = " ".join(str(c) if c is not None else "-" for c in calls)
     return row
