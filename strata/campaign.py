@@ -13,7 +13,6 @@ format:
   the named descriptor columns.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 from ase.io import read, write
 
 from strata import generation, orderings
+from strata.atomic import replacing
 
 LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
                  "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
@@ -50,10 +50,8 @@ def codes_from_text(text):
 
 def write_csv(table, path):
     """Write a table through a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def write_candidates(candidates, path):
@@ -94,13 +92,11 @@ def batch_structures(batch, templates, elements, round_):
 
 def write_structures(structures, path):
     """Write structures to one extended-XYZ file atomically (an empty file for none)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if structures:
-        write(tmp, structures, format="extxyz")
-    else:
-        tmp.write_text("")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        if structures:
+            write(tmp, structures, format="extxyz")
+        else:
+            tmp.write_text("")
 
 
 def read_structures(path):

@@ -4,11 +4,11 @@ Built by one gathering step from the per-structure result files, never written b
 parallel reference jobs, so rebuilding it from those files gives the same content.
 """
 
-import os
 from pathlib import Path
 
 from ase.db import connect
 
+from strata.atomic import replacing
 from strata.reference import read_result
 
 KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "wall_time",
@@ -37,11 +37,8 @@ def gather(paths, database):
     int
         Number of rows written.
     """
-    database = Path(database)
-    tmp = database.with_name(f".{database.stem}.{os.getpid()}.tmp.db")
-    tmp.unlink(missing_ok=True)
     n_rows = 0
-    with connect(tmp, append=False) as db:
+    with replacing(database) as tmp, connect(tmp, type="db", append=False) as db:
         for path in sorted(map(Path, paths)):
             atoms = read_result(path)
             if atoms.calc is not None:  # the `calculator` column of `ase db`
@@ -49,5 +46,4 @@ def gather(paths, database):
             data = {"reason": atoms.info.get("reason", ""), "settings": atoms.info.get("settings")}
             db.write(atoms, key_value_pairs=key_value_pairs(atoms), data=data)
             n_rows += 1
-    os.replace(tmp, database)
     return n_rows

@@ -7,10 +7,10 @@ such runs write byte-identical records.
 """
 
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 
+from strata.atomic import replacing
 from strata.config import config_hash
 
 PACKAGES = ("strata", "ase", "gpaw", "lightgbm", "numpy", "scikit-learn", "snakemake")
@@ -54,11 +54,9 @@ def record(config, round_):
 
 def write_record(path, config, round_):
     """Write :func:`record` as JSON through a temporary file and a rename; returns it."""
-    path = Path(path)
     data = record(config, round_)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 
 

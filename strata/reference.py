@@ -32,6 +32,7 @@ from ase.optimize import BFGS
 from ase.parallel import broadcast, world
 
 from strata import mpi
+from strata.atomic import replacing
 
 EMT_ELEMENTS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O")
 LEDGER_NAME = "ledger.tsv"
@@ -264,13 +265,10 @@ def _safe_info(atoms):
 
 def write_atomically(atoms, path):
     """Write extended XYZ to ``path`` through a temporary file and a rename (rank 0 only)."""
-    path = Path(path)
     if world.rank != 0:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp, _safe_info(atoms), format="extxyz", parallel=False)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        write(tmp, _safe_info(atoms), format="extxyz", parallel=False)
 
 
 def read_result(path):
