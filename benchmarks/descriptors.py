@@ -5,16 +5,15 @@ Run from the repository root: ``python benchmarks/descriptors.py``.
 
 from __future__ import annotations
 
-import io
 import resource
 import sys
-import tarfile
 import time
-from pathlib import Path
 
 import numpy as np
 from ase.cluster import Icosahedron
-from ase.io import read
+
+# the dataset reader of the seed-data benchmark beside this script
+from hawthorne2026 import SEED_DATA, read_seed_structures
 
 from strata.descriptors import (
     DescriptorSettings,
@@ -25,7 +24,6 @@ from strata.descriptors import (
 )
 from strata.layers import Topology
 
-SEED_DATA = Path("../shared/data/hawthorne2026")
 N_ORDERINGS = 100_000
 N_LOOP = 300
 
@@ -61,17 +59,6 @@ def per_structure(template, codes, settings) -> float:
     return time.perf_counter() - start
 
 
-def load_seed_structures(folder: Path) -> list:
-    """The seed paper's relaxed structures, in id order."""
-    with tarfile.open(folder / "structures.tar.gz") as archive:
-        members = [m for m in archive.getmembers() if m.name.endswith(".xyz")]
-        members.sort(key=lambda m: int(Path(m.name).stem))
-        return [
-            read(io.StringIO(archive.extractfile(m).read().decode()), format="xyz")
-            for m in members
-        ]
-
-
 def main() -> None:
     template = Icosahedron("Pt", noshells=4, latticeconstant=4.0)
     settings = DescriptorSettings(elements=["Pt", "Au"])
@@ -91,7 +78,7 @@ def main() -> None:
     if not SEED_DATA.exists():
         print(f"seed data not found at {SEED_DATA}: skipped")
         return
-    structures = load_seed_structures(SEED_DATA)
+    structures = read_seed_structures(SEED_DATA)
     alloy = DescriptorSettings(
         elements=["Al", "Co", "Fe", "Ni", "Cu"], bond_factor=1.35, surface_method="geometric"
     )

@@ -30,7 +30,6 @@ asserted.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -44,6 +43,7 @@ import pandas as pd
 from ase.io import read
 from sklearn.model_selection import KFold
 
+import strata
 from strata import metrics, ranking, selection
 from strata.descriptors import DescriptorSettings, describe_many
 
@@ -70,19 +70,25 @@ WITHIN = (25, 50, 100)
 
 # ----------------------------------------------------------------------------- data
 
+def read_seed_structures(folder: Path = SEED_DATA, ids=None) -> list:
+    """The seed paper's relaxed structures (``structures/<id>.xyz`` in the tarball), in the
+    order of ``ids`` (default: every id, ascending)."""
+    with tarfile.open(folder / "structures.tar.gz") as archive:
+        members = {
+            int(Path(m.name).stem): m for m in archive.getmembers() if m.name.endswith(".xyz")
+        }
+        return [
+            read(io.StringIO(archive.extractfile(members[i]).read().decode()), format="xyz")
+            for i in (sorted(members) if ids is None else ids)
+        ]
+
+
 def load_dataset(folder: Path = SEED_DATA) -> tuple[list, pd.DataFrame]:
     """Structures in id order and a table ``id, energy, composition``."""
     energies = pd.read_csv(folder / "energies.csv", skipinitialspace=True)
     energies.columns = energies.columns.str.strip()
     energies = energies.rename(columns={"Etot": "energy"}).astype({"id": int, "energy": float})
-    with tarfile.open(folder / "structures.tar.gz") as archive:
-        members = {
-            int(Path(m.name).stem): m for m in archive.getmembers() if m.name.endswith(".xyz")
-        }
-        structures = [
-            read(io.StringIO(archive.extractfile(members[i]).read().decode()), format="xyz")
-            for i in energies["id"]
-        ]
+    structures = read_seed_structures(folder, energies["id"])
     energies["composition"] = [a.get_chemical_formula(mode="hill") for a in structures]
     return structures, energies
 
@@ -92,11 +98,6 @@ def layer_statistics(features: pd.DataFrame, settings: DescriptorSettings) -> pd
     counts = features[[f"{region}.count" for region in settings.region_names]]
     counts.columns = list(settings.region_names)
     return counts.agg(["mean", "min", "max"]).T
-
-
-def file_digest(path: str) -> str:
-    """Short content hash (the surrogate and selection code change under active tuning)."""
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:10]
 
 
 # ----------------------------------------------------------------------------- workers
@@ -298,8 +299,7 @@ def main(argv=None) -> None:
     selection_config = {"selection": parse_overrides(args.selection)}
     ranking.model_settings(model)  # fail early on unknown keys
     selection.selection_settings(selection_config)
-    print(f"strata/ranking.py {file_digest('strata/ranking.py')}, "
-          f"strata/selection.py {file_digest('strata/selection.py')}; jobs {args.jobs}")
+    print(f"strata {strata.__version__}; jobs {args.jobs}")
     print(f"model overrides: {model or 'none (strata.ranking defaults)'}; "
           f"selection overrides: {selection_config['selection'] or 'none (defaults)'}")
     settings_model = ranking.model_settings(model)

@@ -1,5 +1,6 @@
 """Shared fixtures: templates, and a copy of the workflow to run campaigns in."""
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,21 @@ from strata.clusters import build_template
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")
+#: the seed paper's DFT data set (../shared beside the checkout); tests skip without it
+SEED_DATA = REPO.parent / "shared" / "data" / "hawthorne2026"
+
+
+def load_benchmark(name):
+    """Import ``benchmarks/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seed_structures(n):
+    """The first ``n`` relaxed seed structures (ids 1 … n), read by the benchmark's reader."""
+    return load_benchmark("hawthorne2026").read_seed_structures(SEED_DATA, range(1, n + 1))
 
 
 @pytest.fixture(scope="session")

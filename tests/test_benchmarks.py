@@ -1,24 +1,13 @@
 """Smoke tests of the benchmark scripts' plumbing (no figures are asserted)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def hawthorne():
-    return _load("hawthorne2026")
+    return load_benchmark("hawthorne2026")
 
 
 def test_hawthorne_skips_without_data(hawthorne, monkeypatch, tmp_path, capsys):

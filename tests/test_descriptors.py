@@ -1,16 +1,13 @@
 """Tests of strata.descriptors: names, invariances, physics of the blocks."""
 
-import io
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from ase.calculators.emt import EMT
 from ase.cluster import Decahedron, Icosahedron, Octahedron
-from ase.io import read
 from ase.optimize import FIRE
+from conftest import SEED_DATA, seed_structures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
@@ -26,7 +23,6 @@ from strata.descriptors import (
 )
 from strata.layers import Topology
 
-SEED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hawthorne2026"
 PTAU = DescriptorSettings(elements=["Pt", "Au"])
 
 
@@ -220,12 +216,7 @@ def test_large_particle():
 
 @pytest.mark.skipif(not SEED_DATA.exists(), reason="seed data not present")
 def test_seed_structures():
-    with tarfile.open(SEED_DATA / "structures.tar.gz") as archive:
-        members = [m for m in archive.getmembers() if m.name.endswith(".xyz")][:8]
-        structures = [
-            read(io.StringIO(archive.extractfile(m).read().decode()), format="xyz")
-            for m in members
-        ]
+    structures = seed_structures(8)
     alloy = DescriptorSettings(
         elements=["Al", "Co", "Fe", "Ni", "Cu"], bond_factor=1.35, surface_method="geometric"
     )

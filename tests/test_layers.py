@@ -1,19 +1,14 @@
 """Tests of strata.layers: neighbour graph, surface, layers and regions."""
 
-import io
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 from ase.cluster import Decahedron, Icosahedron, Octahedron
-from ase.io import read
 from ase.optimize import FIRE
+from conftest import SEED_DATA, seed_structures
 
 from strata.layers import LayerSettings, Topology, suggest_bond_factor
-
-SEED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hawthorne2026"
 
 # (cluster, expected atoms in surface / intermediate / core with k = 1)
 CLUSTERS = {
@@ -104,18 +99,9 @@ def test_invalid_settings():
         LayerSettings(bond_factor=0)
 
 
-def _seed_structures(n):
-    with tarfile.open(SEED_DATA / "structures.tar.gz") as archive:
-        members = [m for m in archive.getmembers() if m.name.endswith(".xyz")][:n]
-        return [
-            read(io.StringIO(archive.extractfile(m).read().decode()), format="xyz")
-            for m in members
-        ]
-
-
 @pytest.mark.skipif(not SEED_DATA.exists(), reason="seed data not present")
 def test_seed_clusters_bond_factor_and_surface():
-    structures = _seed_structures(40)
+    structures = seed_structures(40)
     # the first/second shell minimum of relaxed Al-rich clusters is near 1.35, not 1.2
     assert 1.3 <= suggest_bond_factor(structures) <= 1.4
     for atoms in structures:
