@@ -10,14 +10,14 @@ state (Au on the 12 vertices, the 60 edge sites and 1 of the 20 facet centres) i
 * ``ga``: a plain steady-state genetic algorithm (population 20, tournament of 3,
   cut-and-splice crossover + swap mutation, the child replaces the worst when better and new);
 * ``strata`` (LambdaRank, the default model) and ``strata-regressor`` (LightGBM regression):
-  the campaign's own stage functions — ``generation.initial_set``, ``reference.compute``,
+  the campaign's own stage functions — ``search.initial_pool``, ``reference.compute``,
   ``descriptors.describe_many``, ``ranking.fit_surrogate``, ``search.candidate_pool``,
   ``selection.select_batch`` — driven by a campaign config dict as a user writes it.
 
 ``--init default`` uses the campaign's initial set (its surface-segregation motif fills the
 lowest-coordinated sites with Au, which on this particle *is* the ground state); ``--init
-random`` is the initial set of a campaign with ``initial_motifs: [random]``
-(``generation.initial_set(..., motifs=("random",))``), which measures the surrogate-guided
+random`` is the initial set of a campaign with ``initial_motifs: [random]``, which measures
+the surrogate-guided
 search (the setting of the issue's prototypes). ``--set section.key=value`` measures a
 variant. Figures are printed, never asserted.
 
@@ -141,13 +141,8 @@ def strata_campaign(user_config, budget, seed, overrides=()):
     config["compositions"] = compositions
     settings_ref = reference.calculator_settings(config["reference"])
     dsettings = DescriptorSettings.from_config(config["elements"], config["descriptors"])
-    topologies = [Topology.from_atoms(t, dsettings) for t in templates]
     oracle = Oracle(templates[0], settings_ref)
-    symmetry = search.symmetry_for(templates, config)
-    initial = generation.initial_set(
-        templates, [t.coordination for t in topologies], compositions,
-        config["initial_size"], config["elements"], campaign.round_rng(seed, 0, "generate"),
-        key=lambda t, c: symmetry.keys(t, c[None, :])[0], motifs=config["initial_motifs"])
+    initial = search.initial_pool(templates, config, campaign.round_rng(seed, 0, "generate"))
     labelled, structures = [], []
     timing = {"train": 0.0, "generate": 0.0, "select": 0.0, "describe": 0.0}
 

@@ -2,9 +2,8 @@
 
 import logging
 
-from strata import campaign, generation, layers, ranking, search, selection, symmetry
+from strata import campaign, ranking, search, selection
 from strata.config import compositions, templates
-from strata.descriptors import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -12,21 +11,16 @@ particle = sm.params.particle
 round_ = int(sm.wildcards.round)
 rng = campaign.round_rng(sm.params.seed, round_, "generate")
 shapes = templates(particle)
-counts = compositions(particle, len(shapes[0]))
+config = dict(particle, descriptors=sm.params.descriptors, model=sm.params.model,
+              selection=sm.params.selection, pool_size=sm.params.pool_size,
+              batch_size=sm.params.batch_size, seed=sm.params.seed,
+              initial_size=sm.params.initial_size, initial_motifs=sm.params.initial_motifs,
+              compositions=compositions(particle, len(shapes[0])))
 
 if round_ == 0:
-    settings = DescriptorSettings.from_config(particle["elements"], sm.params.descriptors)
-    coordination = [layers.Topology.from_atoms(t, settings).coordination for t in shapes]
-    symmetry_keys = symmetry.SymmetryCache(shapes).keys
-    candidates = generation.initial_set(
-        shapes, coordination, counts, sm.params.initial_size, particle["elements"], rng,
-        key=lambda t, codes: symmetry_keys(t, codes)[0], motifs=sm.params.initial_motifs,
-    )
+    candidates = search.initial_pool(shapes, config, rng)
 else:
     labelled = campaign.read_labelled(sm.input.labelled)
-    config = dict(particle, descriptors=sm.params.descriptors, model=sm.params.model,
-                  selection=sm.params.selection, pool_size=sm.params.pool_size,
-                  batch_size=sm.params.batch_size, seed=sm.params.seed, compositions=counts)
     if selection.should_stop(labelled, config):
         logging.info("stop rule: no better energy for %s rounds; no new candidates",
                      sm.params.selection["stop_after"])

@@ -446,6 +446,33 @@ def _compositions(labelled, config, n_elements):
     return found
 
 
+def initial_pool(templates, config, rng):
+    """The candidates of round 0: the diverse initial set of every composition.
+
+    Parameters
+    ----------
+    templates : list[ase.Atoms]
+    config : dict
+        Validated campaign config with ``compositions`` (counts per element) added.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``template``, ``codes``, ``composition``, ``origin``
+        (:func:`strata.generation.initial_set`), without symmetry-equivalent duplicates.
+    """
+    from strata.generation import initial_set
+
+    featurizer = featurizer_for(templates, config)
+    symmetry = symmetry_for(templates, config)
+    return initial_set(
+        templates, [featurizer.coordination(t) for t in range(len(templates))],
+        config["compositions"], config["initial_size"], config["elements"], rng,
+        key=lambda t, codes: symmetry.keys(t, codes)[0], motifs=config["initial_motifs"],
+    )
+
+
 def candidate_pool(templates, labelled, surrogate, config, rng, featurizer=None):
     """The scored candidate pool of one round (rounds >= 1).
 
@@ -501,8 +528,7 @@ def candidate_pool(templates, labelled, surrogate, config, rng, featurizer=None)
         frame = deep_search(
             t, counts, seeds, score, featurizer,
             lambda codes, t=t: symmetry.keys(t, codes), labelled_keys, settings, n_pool,
-            templates[t].positions, _shells(featurizer, templates[t], t),
-            _coordination(featurizer, templates[t], t), rng)
+            templates[t].positions, featurizer.shells(t), featurizer.coordination(t), rng)
         frame["composition"] = composition
         frames.append(frame)
     pool = pd.concat(frames, ignore_index=True)
@@ -517,19 +543,3 @@ def candidate_pool(templates, labelled, surrogate, config, rng, featurizer=None)
     pool = pool.iloc[order].reset_index(drop=True)
     return pool[["template", "codes", "composition", "origin", "score", "uncertainty", "key",
                  "descriptor"]]
-
-
-def _shells(featurizer, template, t):
-    if hasattr(featurizer, "shells"):
-        return featurizer.shells(t)
-    radius = np.linalg.norm(template.positions - template.positions.mean(axis=0), axis=1)
-    return np.unique(np.round(radius, 1), return_inverse=True)[1]
-
-
-def _coordination(featurizer, template, t):
-    if hasattr(featurizer, "coordination"):
-        return featurizer.coordination(t)
-    from ase.neighborlist import natural_cutoffs, neighbor_list
-
-    i = neighbor_list("i", template, natural_cutoffs(template, mult=1.2))
-    return np.bincount(i, minlength=len(template))
