@@ -28,6 +28,7 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/explain.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -15,14 +15,10 @@ from ase.cluster import Icosahedron
 # the dataset reader of the seed-data benchmark beside this script
 from hawthorne2026 import SEED_DATA, read_seed_structures
 
-from strata.descriptors import (
-    DescriptorSettings,
-    describe,
-    describe_many,
-    describe_orderings,
-    feature_names,
-)
+from strata.descriptors import describe_orderings, feature_names
+from strata.featurizer import describe, describe_many
 from strata.layers import Topology
+from strata.settings import DescriptorSettings
 
 N_ORDERINGS = 100_000
 N_LOOP = 300

@@ -3,9 +3,11 @@
 The 999 relaxed 55-atom Al-Co-Fe-Ni-Cu particles of the seed paper (read from
 ``../shared/data/hawthorne2026``). Every figure is measured inside the 388-structure
 composition Al41Co5Cu2Fe2Ni5 (energy is set by composition; within it the range is ~0.15 eV),
-through Strata's own code path: :func:`strata.ranking.fit_surrogate` with a ``model`` config
-(``kind`` ranker = LambdaRank, regressor = LightGBM regression on the energy, sorted),
-:func:`strata.ranking.query_groups` and :func:`strata.selection.select_batch`.
+through Strata's own code path: a campaign context (:class:`strata.campaign.Campaign`) of the
+data set's particle, whose round jobs describe the structures (:func:`strata.rounds.describe`),
+train the surrogate (:func:`strata.rounds.fit_model`; ``kind`` ranker = LambdaRank, regressor
+= LightGBM regression on the energy, sorted) and choose each batch
+(:func:`strata.rounds.choose_from`), exactly as in a user's campaign.
 
 1. Layer statistics of the descriptor (atoms per region over all 999 particles).
 2. Cross-validation: 5-fold Spearman, Kendall, recall@5, regret@5 (mean over folds and
@@ -22,9 +24,8 @@ Usage (from the repository root)::
     python benchmarks/hawthorne2026.py [--quick] [--seeds 50] [--jobs 2]
         [--model KEY=VALUE ...] [--selection KEY=VALUE ...] [--coordination]
 
-``--model``/``--selection`` override the defaults of :data:`strata.ranking.MODEL_DEFAULTS` /
-:data:`strata.search.SELECTION_DEFAULTS` (printed when used). Figures are printed, never
-asserted.
+``--model``/``--selection`` override keys of the campaign's ``model`` / ``selection`` config
+sections (schema defaults otherwise; printed). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -40,25 +41,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read
 from sklearn.model_selection import KFold
 
 import strata
-from strata import metrics, ranking, selection
-from strata.descriptors import DescriptorSettings, describe_many
+from strata import files, metrics, ranking, rounds
+from strata.campaign import Campaign
 
 SEED_DATA = Path("../shared/data/hawthorne2026")
 ELEMENTS = ["Al", "Co", "Fe", "Ni", "Cu"]
 MAIN_COMPOSITION = "Al41Co5Cu2Fe2Ni5"
 K = 5
 #: relaxed seed clusters: shell minimum near 1.35 (see strata.layers), geometric surface
-SETTINGS = {
-    "f=1.35 geometric": DescriptorSettings(
-        elements=ELEMENTS, bond_factor=1.35, surface_method="geometric"
-    ),
-}
+DESCRIPTORS = {"f=1.35 geometric": {"bond_factor": 1.35, "surface_method": "geometric"}}
 #: the seed-like setting, compared only with ``--coordination`` (it doubles the run time)
-COORDINATION = {"f=1.2 coordination": DescriptorSettings(elements=ELEMENTS)}
+COORDINATION = {"f=1.2 coordination": {}}
 KINDS = ("ranker", "regressor")
 #: evaluation-only: the bootstrap ensemble gives the uncertainty, never the score (the main
 #: booster is fitted first with the same seed), so CV and learning curves skip it
@@ -93,7 +91,36 @@ def load_dataset(folder: Path = SEED_DATA) -> tuple[list, pd.DataFrame]:
     return structures, energies
 
 
-def layer_statistics(features: pd.DataFrame, settings: DescriptorSettings) -> pd.DataFrame:
+def campaign_config(descriptors=None, model=None, selection=None, seed=0) -> dict:
+    """The campaign config of the data set's particle: 55-atom Al41Co5Cu2Fe2Ni5 (the
+    icosahedron is a stand-in template: the candidates are the data set's relaxed
+    structures), GPAW references (none is run), batches of five."""
+    return {
+        "elements": ELEMENTS,
+        "composition": [{"Al": 41, "Co": 5, "Cu": 2, "Fe": 2, "Ni": 5}],
+        "cluster": {"shape": "icosahedron", "size": 3},
+        "reference": {"calculator": "gpaw"},
+        "descriptors": dict(descriptors or {}),
+        "model": dict(model or {}),
+        "selection": dict(selection or {}),
+        "batch_size": BATCH_SIZE,
+        "seed": seed,
+    }
+
+
+def as_results(structures, table) -> list:
+    """The data set's structures as reference results (energy, id, status)."""
+    results = []
+    for atoms, row in zip(structures, table.itertuples(index=False), strict=True):
+        result = atoms.copy()
+        result.calc = SinglePointCalculator(result, energy=row.energy)
+        result.info.update(structure_id=str(row.id), round=0, template=0,
+                           composition=row.composition, origin="pool", status="ok")
+        results.append(result)
+    return results
+
+
+def layer_statistics(features: pd.DataFrame, settings) -> pd.DataFrame:
     """Atoms per region over all structures: mean, min, max."""
     counts = features[[f"{region}.count" for region in settings.region_names]]
     counts.columns = list(settings.region_names)
@@ -114,9 +141,11 @@ def _init_worker(data: dict) -> None:
 
 
 def _fit(train: np.ndarray, model: dict, seed: int) -> ranking.Surrogate:
+    """Model evaluation (CV, learning curve): the surrogate alone, no campaign."""
     X, energy, comp = _DATA["X"], _DATA["energy"], _DATA["composition"]
+    settings = Campaign.from_config(campaign_config(model=model)).settings.model
     return ranking.fit_surrogate(X.iloc[train], energy[train],
-                                 ranking.query_groups(comp[train]), model, seed)
+                                 ranking.query_groups(comp[train]), settings, seed)
 
 
 def _holdout(train: np.ndarray, test: np.ndarray, model: dict, seed: int) -> np.ndarray:
@@ -150,30 +179,34 @@ def _curve_task(args: tuple) -> list[dict]:
 
 
 def _campaign_task(args: tuple) -> dict:
-    """One pool-based campaign: labels until the true best structure is picked."""
+    """One pool-based campaign through the round jobs: labels until the true best is picked.
+
+    The campaign's seed is ``seed``: it trains every round's surrogate and draws the
+    selection's random stream of each round, as in the workflow.
+    """
     kind, seed, model, selection_config = args
-    X, energy, ids = _DATA["X"], _DATA["energy"], _DATA["ids"]
-    n, best = len(energy), int(np.argmin(energy))
-    rng = np.random.default_rng(seed)
-    labelled = [int(i) for i in rng.choice(n, N_INITIAL, replace=False)]
-    rounds, start = 0, time.perf_counter()
+    campaign = Campaign.from_config(campaign_config(
+        _DATA["descriptors"], {**model, "kind": kind}, selection_config, seed))
+    table, ids = _DATA["table"], _DATA["ids"]
+    n, best = len(table), int(np.argmin(table["energy"].to_numpy()))
+    labelled = [int(i) for i in np.random.default_rng(seed).choice(n, N_INITIAL, replace=False)]
+    round_, start = 0, time.perf_counter()
     while best not in labelled and len(labelled) < n:
-        rounds += 1
+        round_ += 1
+        surrogate = rounds.fit_model(campaign, table.iloc[labelled])
         pool = np.setdiff1d(np.arange(n), labelled)
-        surrogate = _fit(np.array(labelled), {**model, "kind": kind}, seed=1000 * seed + rounds)
+        features = table.iloc[pool][surrogate.feature_names]
         candidates = pd.DataFrame({
             "template": 0,
             # all 388 share one site order of the elements: codes repeat, the key is unique
-            "codes": list(_DATA["codes"][pool]),
-            "composition": MAIN_COMPOSITION,
+            "codes": list(table["codes"].to_numpy()[pool]),
+            "composition": table["composition"].to_numpy()[pool],
             "origin": "pool",
-            "score": surrogate.score(X.iloc[pool]),
-            "uncertainty": surrogate.uncertainty(X.iloc[pool]),
+            "score": surrogate.score(features),
+            "uncertainty": surrogate.uncertainty(features),
             "key": ids[pool],
-            "descriptor": list(X.to_numpy(float)[pool]),
         })
-        batch = selection.select_batch(candidates, set(ids[labelled]), BATCH_SIZE,
-                                       selection_config, rng)
+        batch = rounds.choose_from(campaign, round_, candidates, set(ids[labelled]))
         position = {key: i for i, key in enumerate(ids)}
         picks = [position[key] for key in batch["key"]]
         if not picks:
@@ -183,7 +216,7 @@ def _campaign_task(args: tuple) -> dict:
     return {"kind": kind, "seed": seed,
             "labels": len(labelled) if found else np.nan,  # computed in whole batches
             "position": labelled.index(best) + 1 if found else np.nan,
-            "rounds": rounds, "seconds": time.perf_counter() - start}
+            "rounds": round_, "seconds": time.perf_counter() - start}
 
 
 # ----------------------------------------------------------------------------- parts
@@ -296,13 +329,13 @@ def main(argv=None) -> None:
         return
     start = time.perf_counter()
     model = parse_overrides(args.model)
-    selection_config = {"selection": parse_overrides(args.selection)}
-    ranking.model_settings(model)  # fail early on unknown keys
-    selection.selection_settings(selection_config)
+    selection_config = parse_overrides(args.selection)
+    # fails early, naming the key, on an unknown or malformed override
+    settings = Campaign.from_config(campaign_config(model=model, selection=selection_config))
     print(f"strata {strata.__version__}; jobs {args.jobs}")
-    print(f"model overrides: {model or 'none (strata.ranking defaults)'}; "
-          f"selection overrides: {selection_config['selection'] or 'none (defaults)'}")
-    settings_model = ranking.model_settings(model)
+    print(f"model overrides: {model or 'none (schema defaults)'}; "
+          f"selection overrides: {selection_config or 'none (schema defaults)'}")
+    settings_model = settings.settings.model.to_dict()
     print("model settings: " + ", ".join(f"{k}={v}" for k, v in settings_model.items()
                                          if k != "kind"))
 
@@ -317,22 +350,26 @@ def main(argv=None) -> None:
     print(f"relevance labels: {len(np.unique(labels))} levels, {np.bincount(labels).min()}-"
           f"{np.bincount(labels).max()} structures per level, best = {labels.max()}")
 
-    descriptor_sets = {**SETTINGS, **(COORDINATION if args.coordination else {})}
-    for number, (label, settings) in enumerate(descriptor_sets.items()):
+    descriptor_sets = {**DESCRIPTORS, **(COORDINATION if args.coordination else {})}
+    results = as_results(structures, table)
+    for number, (label, descriptors) in enumerate(descriptor_sets.items()):
         t0 = time.perf_counter()
-        features = describe_many(structures, settings)
+        campaign = Campaign.from_config(campaign_config(descriptors))
+        labelled = rounds.describe(campaign, results)
+        features = labelled[campaign.featurizer.names]
         print(f"\n=== descriptor [{label}]: {features.shape[1]} features, "
               f"described in {time.perf_counter() - t0:.1f} s")
         print("atoms per region (all 999):")
-        print(layer_statistics(features, settings).round(2).to_string())
+        print(layer_statistics(features, campaign.settings.descriptors).round(2).to_string())
+        main_rows = labelled[group].reset_index(drop=True)
+        main_rows["codes"] = main_rows["codes"].map(files.codes_from_text)
         data = {
             "X": features[group].reset_index(drop=True),
             "energy": energy,
             "composition": np.array([MAIN_COMPOSITION] * n),
             "ids": table.loc[group, "id"].astype(str).to_numpy(),
-            "codes": np.array([[ELEMENTS.index(s) for s in a.get_chemical_symbols()]
-                               for a, g in zip(structures, group, strict=True) if g],
-                              dtype=np.int8),
+            "table": main_rows,
+            "descriptors": descriptors,
         }
         _init_worker(data)
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,

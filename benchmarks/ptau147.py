@@ -10,9 +10,9 @@ state (Au on the 12 vertices, the 60 edge sites and 1 of the 20 facet centres) i
 * ``ga``: a plain steady-state genetic algorithm (population 20, tournament of 3,
   cut-and-splice crossover + swap mutation, the child replaces the worst when better and new);
 * ``strata`` (LambdaRank, the default model) and ``strata-regressor`` (LightGBM regression):
-  the campaign's own stage functions — ``search.initial_pool``, ``reference.compute``,
-  ``descriptors.describe_many``, ``ranking.fit_surrogate``, ``search.candidate_pool``,
-  ``selection.select_batch`` — driven by a campaign config dict as a user writes it.
+  the campaign's own round jobs (:func:`strata.rounds.run`: generate, select, reference,
+  describe, train — what the rules call), driven by a campaign config dict as a user writes
+  it; the oracle is the campaign's ``compute``.
 
 ``--init default`` uses the campaign's initial set (its surface-segregation motif fills the
 lowest-coordinated sites with Au, which on this particle *is* the ground state); ``--init
@@ -34,18 +34,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from strata import (
-    campaign,
-    descriptors,
-    generation,
-    orderings,
-    ranking,
-    reference,
-    search,
-    selection,
-)
-from strata import config as config_module
-from strata.descriptors import DescriptorSettings
+from strata import generation, moves, orderings, reference, rounds
+from strata.campaign import Campaign
 from strata.layers import Topology
 
 GROUND_STATE = 62.5106  # eV, ASE EMT (asap3: 62.5114)
@@ -68,11 +58,15 @@ class Oracle:
         self.energies = []
 
     def __call__(self, codes, **info):
-        atoms = generation.structure_atoms(self.template, codes, ELEMENTS, **info)
+        """Reference result of an ordering of the template (baselines)."""
+        return self.compute(generation.structure_atoms(self.template, codes, ELEMENTS, **info))
+
+    def compute(self, atoms):
+        """Reference result of a structure, recorded (the campaign's ``compute``)."""
         result = reference.compute(atoms, self.settings)
         energy = (result.get_potential_energy() if result.info["status"] == "ok" else np.nan)
         self.energies.append(energy)
-        return result, energy
+        return result
 
     @property
     def calls(self):
@@ -91,7 +85,7 @@ def ground_state_check(template, settings):
     codes[low] = 1
     codes[facets[0]] = 1
     assert codes.sum() == 73, codes.sum()
-    return Oracle(template, settings)(codes)[1]
+    return Oracle(template, settings)(codes).get_potential_energy()
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -106,19 +100,19 @@ def random_search(template, counts, settings, budget, rng):
 def plain_ga(template, counts, settings, budget, rng, population=20):
     oracle = Oracle(template, settings)
     pop = [orderings.random_ordering(counts, rng) for _ in range(population)]
-    energy = [oracle(c)[1] for c in pop]
+    energy = [oracle(c).get_potential_energy() for c in pop]
     seen = {c.tobytes() for c in pop}
     while oracle.calls < budget and not oracle.found():
         parents = []
         for _ in range(2):
             entrants = rng.choice(population, size=3, replace=False)
             parents.append(pop[min(entrants, key=lambda k: energy[k])])
-        child = orderings.crossover(parents[0], parents[1], template.positions, rng)
-        child = orderings.swap_mutation(child, rng, n_swaps=int(rng.integers(1, 3)))
+        child = moves.crossover(parents[0], parents[1], template.positions, rng)
+        child = moves.swap_mutations(child, int(rng.integers(1, 3)), rng)
         if child.tobytes() in seen:
             continue
         seen.add(child.tobytes())
-        e = oracle(child)[1]
+        e = oracle(child).get_potential_energy()
         worst = int(np.argmax(energy))
         if e < energy[worst]:
             pop[worst], energy[worst] = child, e
@@ -128,65 +122,24 @@ def plain_ga(template, counts, settings, budget, rng, population=20):
 # ----------------------------------------------------------------------------- strata
 
 def strata_campaign(user_config, budget, seed, overrides=()):
-    """One campaign through the stage functions; returns the energy trace and timings.
+    """One campaign through the round jobs (:func:`strata.rounds.run`, what the rules call);
+    returns the energy trace (at most ``budget`` calls) and the seconds per stage.
 
-    ``overrides`` (``section.key=json``) are applied after validation, so that keys the
-    schema does not list yet can be measured (the stage functions check their own sections).
+    ``overrides`` (``section.key=json``) are applied before validation.
     """
     config = copy.deepcopy(user_config)
     config["seed"] = seed
-    config = config_module.validate(config)
+    config["rounds"] = budget  # an upper bound: the budget or the ground state ends it
     apply_overrides(config, overrides)
-    templates, compositions = config_module.check_campaign(config)
-    config["compositions"] = compositions
-    settings_ref = reference.calculator_settings(config["reference"])
-    dsettings = DescriptorSettings.from_config(config["elements"], config["descriptors"])
-    oracle = Oracle(templates[0], settings_ref)
-    initial = search.initial_pool(templates, config, campaign.round_rng(seed, 0, "generate"))
-    labelled, structures = [], []
-    timing = {"train": 0.0, "generate": 0.0, "select": 0.0, "describe": 0.0}
-
-    def compute(batch, round_):
-        for i, row in enumerate(batch.itertuples(index=False)):
-            if oracle.calls >= budget:
-                break
-            result, energy = oracle(row.codes, structure_id=f"r{round_:02d}-{i:03d}")
-            structures.append(result)
-            labelled.append({"structure_id": f"r{round_:02d}-{i:03d}", "round": round_,
-                             "template": int(row.template), "codes": row.codes,
-                             "composition": row.composition, "origin": row.origin,
-                             "energy": energy})
-            if oracle.found():
-                break
-
-    compute(initial, 0)
-    round_ = 0
-    surrogate = None
-    while oracle.calls < budget and not oracle.found():
-        table = pd.DataFrame(labelled)
-        t0 = time.perf_counter()
-        features = descriptors.describe_many(structures, dsettings)
-        t1 = time.perf_counter()
-        groups = ranking.query_groups(table["composition"], table["template"])
-        surrogate = ranking.fit_surrogate(features, table["energy"].to_numpy(), groups,
-                                          config["model"], seed=seed + round_)
-        t2 = time.perf_counter()
-        round_ += 1
-        pool = search.candidate_pool(templates, table, surrogate, config,
-                                     campaign.round_rng(seed, round_, "generate"))
-        t3 = time.perf_counter()
-        done = selection.computed_keys(templates, table, config)
-        batch = selection.select_batch(pool, done, config["batch_size"], config,
-                                       campaign.round_rng(seed, round_, "select"))
-        t4 = time.perf_counter()
-        timing["describe"] += t1 - t0
-        timing["train"] += t2 - t1
-        timing["generate"] += t3 - t2
-        timing["select"] += t4 - t3
-        if len(batch) == 0:
+    campaign = Campaign.from_config(config)
+    oracle = Oracle(campaign.templates[0], campaign.settings.reference_dict())
+    timing = {}
+    for record in rounds.run(campaign, oracle.compute):
+        for stage, seconds in record.seconds.items():
+            timing[stage] = timing.get(stage, 0.0) + seconds
+        if oracle.calls >= budget or oracle.found():
             break
-        compute(batch, round_)
-    return oracle.energies, timing
+    return oracle.energies[:budget], timing
 
 
 # ----------------------------------------------------------------------------- summary
@@ -257,9 +210,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.budget = 2, 40
-    template = config_module.templates(config_module.validate(copy.deepcopy(BASE_CONFIG)))[0]
-    settings_ref = reference.calculator_settings(
-        config_module.validate(copy.deepcopy(BASE_CONFIG))["reference"])
+    base = Campaign.from_config(copy.deepcopy(BASE_CONFIG))
+    template, settings_ref = base.templates[0], base.settings.reference_dict()
     e_gs = ground_state_check(template, settings_ref)
     print(f"ground-state check: EMT {e_gs:.4f} eV (expected {GROUND_STATE} eV)")
     counts = np.array([74, 73])

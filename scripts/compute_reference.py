@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ase.io import read, write
 
-from strata import mpi, reference
+from strata import mpi, store
+from strata.files import write_result
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -28,7 +29,7 @@ if sm.resources.tasks > 1:
     logging.info("running %s", " ".join(command))
     subprocess.run(command, check=True, env=mpi.mpi_env())
 else:
-    result, computed = reference.compute_cached(atoms, settings, sm.params.store, txt=txt)
-    reference.write_atomically(result, sm.output.result)
+    result, computed = store.compute_cached(atoms, settings, sm.params.store, txt=txt)
+    write_result(result, sm.output.result)
     logging.info(":%s: %s", "computed" if computed else "taken from the store",
                  result.info["status"])

@@ -2,14 +2,12 @@
 
 import logging
 
-from strata import campaign
-from strata.descriptors import DescriptorSettings
-from strata.reference import read_result
+from strata import files, rounds
+from strata.campaign import Campaign
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
-settings = DescriptorSettings.from_config(sm.params.elements, sm.params.descriptors)
-results = [read_result(path) for path in sm.input.results]
-table = campaign.labelled_table(results, sm.params.elements, settings)
+campaign = Campaign.from_params(sm.params.campaign)
+table = rounds.describe(campaign, [files.read_result(path) for path in sm.input.results])
 logging.info("%d structures, %d failed", len(table), (table["status"] != "ok").sum())
-campaign.write_csv(table, sm.output.descriptors)
+files.write_csv(table, sm.output.descriptors)

@@ -1,143 +1,82 @@
-"""The campaign's files: candidate tables, batches, labelled tables, seeds.
+"""The campaign context: what every round of one campaign shares, built once.
 
-Rule scripts read and write only through these functions, so every stage agrees on one
-format:
-
-* ``candidates.csv`` — one ordering per row: ``template``, ``composition``, ``origin``,
-  ``codes`` (element indices separated by spaces) and, after round 0, ``score`` and
-  ``uncertainty``.
-* ``batch.extxyz`` — the structures to compute, ``info`` with ``structure_id``, ``round``,
-  ``template``, ``composition``, ``origin`` (and ``predicted_rank``, ``score``,
-  ``uncertainty`` after round 0).
-* ``descriptors.csv`` — one labelled structure per row: :data:`LABEL_COLUMNS`, ``codes``, then
-  the named descriptor columns.
+A :class:`Campaign` holds the typed settings (:class:`strata.settings.CampaignSettings`), the
+templates (ideal cluster or user structures), the compositions as counts, the featurizer (one
+topology per template) and the symmetry of each template. The job functions of
+:mod:`strata.rounds` take it as their first argument; the rule scripts build it from the
+validated config, the benchmarks and tests from a config dict in the same way.
 """
 
-from pathlib import Path
+import json
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from ase.io import read, write
 
-from strata import generation, orderings
-from strata.atomic import replacing
-
-LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
-                 "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
-                 "uncertainty"]
-STAGES = ("generate", "select", "train")
+from strata import orderings
+from strata.featurizer import Featurizer
+from strata.settings import CampaignSettings
+from strata.symmetry import SymmetryCache
 
 
-def round_rng(seed, round_, stage):
-    """Independent, reproducible random stream for one stage of one round."""
-    return np.random.default_rng([seed, round_, STAGES.index(stage)])
+@dataclass(frozen=True, eq=False)
+class Campaign:
+    """Settings, templates, compositions, featurizer and symmetry of one campaign."""
 
+    settings: CampaignSettings
+    templates: tuple
+    compositions: tuple
+    featurizer: Featurizer
+    symmetry: SymmetryCache
 
-def structure_id(round_, index):
-    """``"r03-007"``: structure 7 of round 3."""
-    return f"r{round_:02d}-{index:03d}"
+    @classmethod
+    def from_config(cls, config):
+        """The context of a whole config dict, validated here (defaults filled in place,
+        physics checked).
 
+        Raises
+        ------
+        strata.config.ConfigError
+            Naming the key, for any problem of the config.
+        """
+        from strata.config import validate
 
-def codes_to_text(codes):
-    """Ordering as text (element indices separated by spaces)."""
-    return " ".join(map(str, np.asarray(codes, dtype=int)))
+        return cls.from_params(validate(config))
 
+    @classmethod
+    def from_params(cls, params):
+        """The context of a rule's params: the particle and the keys the job depends on.
 
-def codes_from_text(text):
-    """Ordering from :func:`codes_to_text`."""
-    return np.array(text.split(), dtype=orderings.CODE_DTYPE)
+        The Snakefile has validated the whole config before any job started; the keys a job
+        does not depend on take the schema's defaults here.
+        """
+        from strata.config import compositions, templates, validate_schema
 
+        config = json.loads(json.dumps(dict(params)))
+        validate_schema(config)
+        shapes = templates(config)
+        return cls._build(CampaignSettings.from_config(config), shapes,
+                          compositions(config, len(shapes[0])))
 
-def write_csv(table, path):
-    """Write a table through a temporary file and a rename."""
-    with replacing(path) as tmp:
-        table.to_csv(tmp, index=False)
-
-
-def write_candidates(candidates, path):
-    """Write a candidate table (``codes`` arrays as text; per-row descriptor arrays, which
-    the search keeps in memory, are left out)."""
-    table = candidates.drop(columns=["descriptor"], errors="ignore")
-    write_csv(table.assign(codes=table["codes"].map(codes_to_text)), path)
-
-
-def empty_candidates():
-    """A candidate table with no rows (the stop rule was met)."""
-    return pd.DataFrame({"template": pd.Series(dtype=int), "codes": pd.Series(dtype=object),
-                         "composition": pd.Series(dtype=str), "origin": pd.Series(dtype=str),
-                         "score": pd.Series(dtype=float), "uncertainty": pd.Series(dtype=float)})
-
-
-def read_candidates(path):
-    """Read a candidate table (``codes`` back as arrays)."""
-    table = pd.read_csv(path)
-    table["codes"] = table["codes"].map(codes_from_text)
-    return table
-
-
-def batch_structures(batch, templates, elements, round_):
-    """The batch as :class:`ase.Atoms`, numbered ``structure_id(round_, i)``."""
-    numbers = [c for c in ("predicted_rank", "score", "uncertainty") if c in batch]
-    return [
-        generation.structure_atoms(
-            templates[row.template], row.codes, elements,
-            structure_id=structure_id(round_, i), round=round_, template=int(row.template),
-            composition=row.composition, origin=row.origin,
-            pick=getattr(row, "pick", "initial"),
-            **{c: float(getattr(row, c)) for c in numbers},
+    @classmethod
+    def _build(cls, settings, templates, compositions):
+        return cls(
+            settings=settings,
+            templates=tuple(templates),
+            compositions=tuple(np.asarray(c) for c in compositions),
+            featurizer=Featurizer(templates, settings.descriptors),
+            symmetry=SymmetryCache(templates, settings.search.symmetry_tolerance,
+                                   settings.search.symmetry),
         )
-        for i, row in enumerate(batch.itertuples(index=False))
-    ]
 
+    @property
+    def elements(self):
+        """The campaign's element list (fixes the feature space)."""
+        return self.settings.elements
 
-def write_structures(structures, path):
-    """Write structures to one extended-XYZ file atomically (an empty file for none)."""
-    with replacing(path) as tmp:
-        if structures:
-            write(tmp, structures, format="extxyz")
-        else:
-            tmp.write_text("")
+    def composition_counts(self):
+        """Composition key → counts per element, in config order."""
+        return {orderings.composition_key(c, self.elements): c for c in self.compositions}
 
-
-def read_structures(path):
-    """All structures of an extended-XYZ file (none for an empty file: an empty batch)."""
-    if Path(path).stat().st_size == 0:
-        return []
-    return read(path, index=":", format="extxyz")
-
-
-def label_row(result, elements):
-    """One row of a labelled table from a reference result."""
-    ok = result.info["status"] == "ok"
-    row = {c: result.info.get(c, np.nan) for c in LABEL_COLUMNS if c != "energy"}
-    row["energy"] = result.get_potential_energy() if ok else np.nan
-    row["codes"] = codes_to_text(
-        orderings.codes_from_symbols(result.get_chemical_symbols(), elements)
-    )
-    return row
-
-
-def read_labelled(paths):
-    """Concatenate ``descriptors.csv`` tables of several rounds (``codes`` as arrays)."""
-    tables = [pd.read_csv(p) for p in paths]
-    table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
-    table["codes"] = table["codes"].map(codes_from_text)
-    return table
-
-
-def labelled_table(results, elements, settings):
-    """Labels and descriptors of reference results (an empty table with every column for
-    none, e.g. a round after the stop rule)."""
-    from strata.descriptors import describe_many, feature_names
-
-    if not results:
-        return pd.DataFrame(columns=LABEL_COLUMNS + ["codes"] + feature_names(settings))
-    labels = pd.DataFrame([label_row(result, elements) for result in results])
-    features = describe_many(results, settings).reset_index(drop=True)
-    return pd.concat([labels, features], axis=1)
-
-
-def feature_columns(table):
-    """The descriptor columns of a labelled table (everything but labels and codes)."""
-    return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"]
-
+    def keys(self, templates, codes):
+        """Canonical (symmetry-reduced) keys of orderings ``codes`` on ``templates``."""
+        return self.symmetry.keys(templates, codes)

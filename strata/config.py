@@ -18,9 +18,8 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
 from strata import clusters, orderings
-from strata.reference import EMT_ELEMENTS
-
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+from strata.calculators import EMT_ELEMENTS
+from strata.settings import SCHEMA_PATH, schema  # noqa: F401 (the schema's one reader)
 
 
 class ConfigError(ValueError):
@@ -44,11 +43,6 @@ def _with_defaults(validator_class):
 DefaultFillingValidator = _with_defaults(Draft202012Validator)
 
 
-def schema():
-    """The JSON schema of the campaign configuration."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
-
-
 def _key(path):
     return ".".join(str(p) for p in path) or "(top level)"
 
@@ -61,10 +55,15 @@ def validate_schema(config):
     ConfigError
         For the first problem, as ``config key 'a.b': message``.
     """
+    _check_moved_keys(config)
     error = best_match(DefaultFillingValidator(schema()).iter_errors(config))
-    if error is None:
-        return
-    path = list(error.absolute_path)
+    if error is not None:
+        _raise(error)
+
+
+def _raise(error, prefix=()):
+    """ConfigError for a schema error, naming the key."""
+    path = [*prefix, *error.absolute_path]
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
@@ -87,27 +86,47 @@ def _check_finite(value, path=()):
             _check_finite(item, (*path, i))
 
 
-def _section_error(section, error):
-    """ConfigError from a ``KeyError``/``ValueError`` of a section's own settings check."""
-    message = str(error.args[0]) if error.args else str(error)
-    key, _, rest = message.partition(": ")
-    if key.startswith(f"{section}.") and rest:
-        return ConfigError(f"config key '{key}': {rest}")
-    return ConfigError(f"config key '{section}': {message}")
+#: keys that moved, old path -> new path (None: removed), with what to tell the user
+MOVED_KEYS = {
+    **{("selection", old): f"search.{new}" for old, new in (
+        ("search_passes", "passes"), ("search_population", "population"),
+        ("search_children", "children"), ("search_neighbourhood", "neighbourhood"),
+        ("search_polish", "polish"), ("compound_swaps", "compound_swaps"),
+        ("search_parents", "parents"), ("max_swaps", "max_swaps"),
+        ("fresh_share", "fresh_share"), ("structured", "structured"),
+        ("symmetry", "symmetry"), ("symmetry_tolerance", "symmetry_tolerance"))},
+    ("descriptors", "region_weights"): "model.region_weights",
+    ("reference", "fault"): None,
+}
+MOVED_WHY = {
+    "model.region_weights": "region weights now weigh the blocks in the linear prior (tree "
+                            "models ignore a scaling of their features)",
+    None: "fault injection is for the test suite only (STRATA_INJECT_FAULT, CONTRIBUTING.md)",
+}
 
 
-def _check_open_sections(config):
-    """``model`` and ``selection`` take free keys in the schema: check them with their owners."""
-    from strata import ranking, search
+def _check_moved_keys(config):
+    """Reject keys of an earlier version, naming the key that replaced them."""
+    for (section, key), new in MOVED_KEYS.items():
+        if isinstance(config.get(section), dict) and key in config[section]:
+            where = f"moved to '{new}'" if new else "was removed"
+            why = MOVED_WHY.get(new, "the search settings have their own section")
+            raise ConfigError(f"config key '{section}.{key}': {where} ({why})")
 
-    try:
-        ranking.model_settings(config["model"])
-    except (KeyError, ValueError, TypeError) as error:
-        raise _section_error("model", error) from error
-    try:
-        search.selection_settings(config)
-    except (KeyError, ValueError, TypeError) as error:
-        raise _section_error("selection", error) from error
+
+def validate_section(name, section):
+    """Fill defaults into one config section (in place) and check it against the schema.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``name.key`` for the first problem.
+    """
+    _check_moved_keys({name: section})
+    sub = schema()["properties"][name]
+    error = best_match(DefaultFillingValidator(sub).iter_errors(section))
+    if error is not None:
+        _raise(error, prefix=[name])
 
 
 def composition_list(config):
@@ -243,7 +262,6 @@ def check_campaign(config):
     """The checks a schema cannot make; returns ``(templates, compositions)``."""
     _check_finite(config)
     _check_elements(config)
-    _check_open_sections(config)
     templates_ = templates(config)
     counts = compositions(config, len(templates_[0]))
     if config["cluster"]["shape"] == "files":

@@ -9,7 +9,7 @@ from pathlib import Path
 from ase.db import connect
 
 from strata.atomic import replacing
-from strata.reference import read_result
+from strata.files import read_result
 
 KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "wall_time",
         "scf_iterations", "attempts")

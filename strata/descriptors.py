@@ -21,88 +21,27 @@ composition and every particle size shares it. Blocks, in order:
 Empty regions give zeros and ``count`` 0, never NaN; every undefined ratio
 (no bonds of a pair, absent element) is 0.
 
-Region weights multiply every feature of a block (``surface``,
-``intermediate``, ``core``, ``cross-region``, ``global``). A weight of 0
-*removes* the block from the vector (and from :func:`feature_names`) rather
-than leaving an all-zero block that looks like information; that is the
-region ablation. Tree models are invariant to positive scaling, so for them
-only 0 versus non-zero matters.
+The blocks (``surface``, ``intermediate``, ``core``, ``cross-region``,
+``global``; :func:`region_of_feature`) are what the linear prior weighs
+(``model.region_weights``) and what the report's ablation removes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations_with_replacement, permutations, product
 
 import numpy as np
-import pandas as pd
-from ase import Atoms
-from ase.neighborlist import natural_cutoffs
 
-from strata.layers import SITE_CLASSES, LayerSettings, Topology
+from strata.layers import SITE_CLASSES, Topology
+from strata.settings import DescriptorSettings
 
 BLOCKS = ("surface", "intermediate", "core", "cross-region", "global")
 #: bond-length variances below this (Angstrom^2) are rounding noise and set to 0
 _VARIANCE_FLOOR = 1e-10
 #: bond lengths are rounded to 2**-20 Angstrom (about 1e-6) so that sums are exact
 _LENGTH_QUANTUM = 2.0**-20
-
-
-@dataclass(frozen=True, kw_only=True)
-class DescriptorSettings(LayerSettings):
-    """Settings of the descriptor: the element list plus the layer settings.
-
-    Parameters
-    ----------
-    elements : sequence of str
-        The campaign's elements; fixes the feature space.
-    region_weights : dict of str to float
-        Weight per block in :data:`BLOCKS`; missing blocks weigh 1.0, a weight
-        of 0 drops the block.
-    chunk_size : int
-        Orderings described at once (bounds memory).
-    **layer settings
-        ``bond_factor``, ``bulk_coordination``, ``intermediate_layers``,
-        ``surface_method``, ``site_bins`` (see :class:`strata.layers.LayerSettings`).
-    """
-
-    elements: tuple[str, ...]
-    region_weights: dict[str, float] = field(default_factory=dict)
-    chunk_size: int = 4096
-
-    def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "elements", tuple(self.elements))
-        if len(set(self.elements)) != len(self.elements) or not self.elements:
-            raise ValueError(f"elements must be unique and non-empty, got {self.elements}")
-        unknown = set(self.region_weights) - set(BLOCKS)
-        if unknown:
-            raise ValueError(f"unknown region_weights keys {sorted(unknown)}; use {BLOCKS}")
-        if any(w < 0 for w in self.region_weights.values()):
-            raise ValueError("region weights must be >= 0")
-
-    @classmethod
-    def from_config(cls, elements, section) -> DescriptorSettings:
-        """Settings from a campaign's element list and its ``descriptors`` config section."""
-        return cls(
-            elements=tuple(elements),
-            bond_factor=section["bond_factor"],
-            bulk_coordination=section["bulk_coordination"],
-            intermediate_layers=section["intermediate_layers"],
-            surface_method=section["surface_method"],
-            region_weights=dict(section["region_weights"]),
-        )
-
-    def weight(self, block: str) -> float:
-        """Weight of one block (1.0 unless set)."""
-        return float(self.region_weights.get(block, 1.0))
-
-    @property
-    def borders(self) -> tuple[str, ...]:
-        """Names of the borders between consecutive regions, e.g. ``surface-intermediate``."""
-        regions = self.region_names
-        return tuple(f"{a}-{b}" for a, b in zip(regions, regions[1:], strict=False))
 
 
 # ---------------------------------------------------------------- names
@@ -146,7 +85,7 @@ def _global_names(elements) -> list[str]:
 
 
 def _block_names(settings: DescriptorSettings) -> dict[str, list[str]]:
-    """All feature names by block, before weighting."""
+    """All feature names by block."""
     elements = settings.elements
     blocks = {region: _region_names(region, elements) for region in settings.region_names}
     blocks["cross-region"] = [n for b in settings.borders for n in _border_names(b, elements)]
@@ -155,9 +94,8 @@ def _block_names(settings: DescriptorSettings) -> dict[str, list[str]]:
 
 
 def feature_names(settings: DescriptorSettings) -> list[str]:
-    """Names of the descriptor vector for these settings (blocks of weight 0 left out)."""
-    blocks = _block_names(settings)
-    return [n for block, names in blocks.items() if settings.weight(block) > 0 for n in names]
+    """Names of the descriptor vector for these settings."""
+    return [n for names in _block_names(settings).values() for n in names]
 
 
 def region_of_feature(name: str) -> str:
@@ -336,7 +274,7 @@ def _global_block(sums: _OrderingSums, elements) -> list[np.ndarray]:
 
 
 def _describe_chunk(topology: Topology, codes: np.ndarray, settings) -> np.ndarray:
-    """Descriptor rows of one chunk of orderings, weighted, zero-weight blocks dropped."""
+    """Descriptor rows of one chunk of orderings."""
     elements = settings.elements
     sums = _OrderingSums.of(topology, codes, len(elements))
     blocks = {
@@ -346,12 +284,7 @@ def _describe_chunk(topology: Topology, codes: np.ndarray, settings) -> np.ndarr
     borders = range(sums.n_regions - 1)
     blocks["cross-region"] = [column for k in borders for column in _border_block(k, sums)]
     blocks["global"] = _global_block(sums, elements)
-    weighted = [
-        settings.weight(name) * np.hstack(columns)
-        for name, columns in blocks.items()
-        if settings.weight(name) > 0
-    ]
-    return np.hstack(weighted)
+    return np.hstack([np.hstack(columns) for columns in blocks.values()])
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -385,53 +318,3 @@ def describe_orderings(
     for chunk in _chunks(len(codes), settings.chunk_size):
         out[chunk] = _describe_chunk(topology, codes[chunk], settings)
     return out
-
-
-def element_codes(atoms: Atoms, elements) -> np.ndarray:
-    """Ordering codes (int8 indices into ``elements``) of a structure."""
-    lookup = {e: i for i, e in enumerate(elements)}
-    missing = set(atoms.get_chemical_symbols()) - set(lookup)
-    if missing:
-        raise ValueError(f"elements {sorted(missing)} not in the campaign's {list(elements)}")
-    return np.array([lookup[s] for s in atoms.get_chemical_symbols()], dtype=np.int8)
-
-
-def describe(atoms: Atoms, settings: DescriptorSettings) -> pd.Series:
-    """Descriptor of one structure (any geometry, ideal or relaxed)."""
-    topology = Topology.from_atoms(atoms, settings)
-    row = describe_orderings(topology, element_codes(atoms, settings.elements), settings)[0]
-    return pd.Series(row, index=feature_names(settings))
-
-
-def geometry_key(atoms: Atoms, tolerance: float = 1e-4) -> bytes:
-    """Key equal for structures with the same positions (to ``tolerance``, Angstrom)
-    and the same bond radii on every site, hence the same neighbour graph."""
-    positions = np.round(atoms.get_positions() / tolerance).astype(np.int64)
-    radii = np.round(np.array(natural_cutoffs(atoms)) / tolerance).astype(np.int64)
-    return positions.tobytes() + radii.tobytes()
-
-
-def describe_many(
-    structures: list[Atoms], settings: DescriptorSettings, tolerance: float = 1e-4
-) -> pd.DataFrame:
-    """Descriptors of many structures, one :class:`Topology` per distinct geometry.
-
-    Structures with the same positions (to ``tolerance``, Angstrom) and the
-    same bond radii per site (:func:`geometry_key`; e.g. orderings of Pt and Au,
-    whose radii are equal) share the neighbour graph and layers; their
-    orderings are described together. Rows equal :func:`describe` of each structure.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per structure, in input order, columns :func:`feature_names`.
-    """
-    groups: dict[bytes, list[int]] = {}
-    for index, atoms in enumerate(structures):
-        groups.setdefault(geometry_key(atoms, tolerance), []).append(index)
-    out = np.empty((len(structures), len(feature_names(settings))))
-    for members in groups.values():
-        topology = Topology.from_atoms(structures[members[0]], settings)
-        codes = np.stack([element_codes(structures[i], settings.elements) for i in members])
-        out[members] = describe_orderings(topology, codes, settings)
-    return pd.DataFrame(out, columns=feature_names(settings))

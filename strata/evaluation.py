@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from strata import metrics, ranking
-from strata.campaign import feature_columns
+from strata.files import feature_columns
 
 
 def batch_metrics(batch, k):
@@ -23,7 +23,7 @@ def batch_metrics(batch, k):
     return {f"batch.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
-def cross_validated_metrics(labelled, model_config, seed, k, folds=5):
+def cross_validated_metrics(labelled, settings, seed, k, folds=5):
     """K-fold metrics of the surrogate on every labelled structure (within composition).
 
     Folds split structures, never groups: each structure is scored by a model that was
@@ -33,12 +33,14 @@ def cross_validated_metrics(labelled, model_config, seed, k, folds=5):
     if len(ok) < 2 * folds:
         return {}
     features = ok[feature_columns(ok)]
+    # the main booster is fitted first with the same seed: the ensemble changes no score
+    settings = settings.replace(ensemble_size=0)
     fold_of = np.random.default_rng(seed).permutation(len(ok)) % folds
     score = np.empty(len(ok))
     for train, test in GroupKFold(n_splits=folds).split(ok, groups=fold_of):
         surrogate = ranking.fit_surrogate(
             features.iloc[train], ok.energy.to_numpy()[train],
-            ranking.query_groups(ok.composition.to_numpy()[train]), model_config, seed,
+            ranking.groups_of(ok.iloc[train], settings), settings, seed,
         )
         score[test] = surrogate.score(features.iloc[test])
     figures = metrics.grouped_metrics(ok.assign(score=score), "composition", "energy", "score", k)
@@ -61,7 +63,7 @@ def progress(labelled, round_, ground_truth_energy):
     return row
 
 
-def round_metrics(labelled, round_, model_config, seed, k, ground_truth_energy=None):
+def round_metrics(labelled, round_, settings, seed, k, ground_truth_energy=None):
     """All metrics of one round as a one-row table.
 
     Parameters
@@ -69,7 +71,7 @@ def round_metrics(labelled, round_, model_config, seed, k, ground_truth_energy=N
     labelled : pandas.DataFrame
         Every labelled structure of rounds ``0 … round_`` (with batch scores where recorded).
     round_ : int
-    model_config : dict
+    settings : strata.settings.ModelSettings
     seed : int
     k : int
         For recall@k and regret@k of the cross-validation (the batch size); the batch's own
@@ -81,5 +83,5 @@ def round_metrics(labelled, round_, model_config, seed, k, ground_truth_energy=N
     if round_ > 0 and "score" in batch:
         # within a batch of k, recall@k is always 1: ask whether the top fifth was best
         row.update(batch_metrics(batch, max(1, k // 5)))
-    row.update(cross_validated_metrics(labelled, model_config, seed, k))
+    row.update(cross_validated_metrics(labelled, settings, seed, k))
     return pd.DataFrame([row])

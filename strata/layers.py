@@ -34,63 +34,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
 from scipy.spatial import cKDTree
 
-SURFACE_METHODS = ("coordination", "geometric", "consensus")
+from strata.settings import LayerSettings, schema_default
+
 SITE_CLASSES = ("vertex", "edge", "facet")
 
 
-@dataclass(frozen=True, kw_only=True)
-class LayerSettings:
-    """Settings of the neighbour graph, the surface test and the regions.
-
-    Parameters
-    ----------
-    bond_factor : float
-        *f* in ``d_ij < f (r_i + r_j)``.
-    bulk_coordination : int
-        Coordination of a bulk atom of the lattice (12 for fcc/hcp/icosahedral
-        close packing, 8 for bcc); atoms below it are surface atoms.
-    intermediate_layers : int
-        *k*: layers 1..k form the intermediate region, layers > k the core.
-        With ``k = 0`` there is no intermediate region.
-    surface_method : str
-        ``"coordination"`` (coordination below ``bulk_coordination``),
-        ``"geometric"`` (a probe sphere touches the atom from outside, see
-        :func:`exposed_atoms`) or ``"consensus"`` (both).
-    site_bins : tuple of int
-        Coordination numbers where the surface site classes start:
-        vertex < ``site_bins[0]`` <= edge < ``site_bins[1]`` <= facet.
-        The default (7, 9) puts icosahedral and (111) facets (CN 9) in
-        *facet*, icosahedral edges (CN 8) and fcc edges (CN 7) in *edge*
-        and corners (CN <= 6) in *vertex*; (100) facets (CN 8) count as edge.
-    """
-
-    bond_factor: float = 1.2
-    bulk_coordination: int = 12
-    intermediate_layers: int = 1
-    surface_method: str = "coordination"
-    site_bins: tuple[int, int] = (7, 9)
-
-    def __post_init__(self):
-        if self.bond_factor <= 0:
-            raise ValueError(f"bond_factor must be positive, got {self.bond_factor}")
-        if self.intermediate_layers < 0:
-            raise ValueError("intermediate_layers must be >= 0")
-        if self.surface_method not in SURFACE_METHODS:
-            raise ValueError(
-                f"surface_method must be one of {SURFACE_METHODS}, got {self.surface_method!r}"
-            )
-        if len(self.site_bins) != 2 or self.site_bins[0] > self.site_bins[1]:
-            raise ValueError(f"site_bins must be two increasing numbers, got {self.site_bins}")
-
-    @property
-    def region_names(self) -> tuple[str, ...]:
-        """Region names from the outside in; no intermediate region when k = 0."""
-        if self.intermediate_layers == 0:
-            return ("surface", "core")
-        return ("surface", "intermediate", "core")
-
-
-def bond_graph(atoms: Atoms, bond_factor: float = 1.2) -> tuple[np.ndarray, np.ndarray]:
+def bond_graph(
+    atoms: Atoms, bond_factor: float = schema_default("descriptors", "bond_factor")
+) -> tuple[np.ndarray, np.ndarray]:
     """Unique bonds ``d_ij < f (r_i + r_j)`` of a structure.
 
     Finite particles use a k-d tree (:class:`scipy.spatial.cKDTree`); periodic
@@ -258,7 +209,7 @@ class Topology:
         ----------
         atoms : ase.Atoms
         settings : LayerSettings or any object with its attributes
-            (e.g. :class:`strata.descriptors.DescriptorSettings`); defaults if None.
+            (e.g. :class:`strata.settings.DescriptorSettings`); defaults if None.
         """
         settings = settings or LayerSettings()
         n_atoms = len(atoms)

@@ -2,7 +2,8 @@
 
 An ordering is an ``int8`` array ``codes`` with one entry per site of a template:
 ``codes[i]`` is the index, in the campaign's element list, of the element on site ``i``.
-Every function here keeps the composition exactly.
+Every function here keeps the composition exactly. The moves that make new orderings from
+existing ones (swap mutations, crossovers, …) are in :mod:`strata.moves`.
 """
 
 import numpy as np
@@ -129,37 +130,3 @@ def layered(positions, counts, rng):
             left[codes[site]] -= 1
         turn += 1
     return codes
-
-
-def swap_mutation(codes, rng, n_swaps=1):
-    """Swap ``n_swaps`` pairs of sites holding different elements."""
-    codes = codes.copy()
-    for _ in range(n_swaps):
-        i = rng.integers(len(codes))
-        others = np.flatnonzero(codes != codes[i])
-        if len(others) == 0:
-            break
-        j = rng.choice(others)
-        codes[i], codes[j] = codes[j], codes[i]
-    return codes
-
-
-def crossover(mother, father, positions, rng):
-    """Cut-and-splice crossover that keeps the composition.
-
-    Sites on one side of a random plane through the centre come from ``mother``, the rest
-    from ``father``; then randomly chosen sites of the elements in excess are given to the
-    elements in deficit, which restores the mother's composition.
-    """
-    direction = rng.normal(size=3)
-    side = (positions - positions.mean(axis=0)) @ direction > 0
-    child = np.where(side, mother, father).astype(CODE_DTYPE)
-    n_elements = int(max(mother.max(), father.max())) + 1
-    excess = element_counts(child, n_elements) - element_counts(mother, n_elements)
-    surplus_sites = np.concatenate(
-        [rng.choice(np.flatnonzero(child == e), size=n, replace=False)
-         for e, n in enumerate(excess) if n > 0] or [np.empty(0, int)]
-    )
-    deficit = np.repeat(np.arange(n_elements), np.clip(-excess, 0, None))
-    child[rng.permutation(surplus_sites)] = deficit.astype(CODE_DTYPE)
-    return child

@@ -16,19 +16,16 @@ import re
 import numpy as np
 import pandas as pd
 
-from strata.search import selection_settings, symmetry_for
 
-
-def computed_keys(templates, labelled, config):
+def computed_keys(symmetry, labelled):
     """Canonical keys of every computed structure (failed ones included: never rerun).
 
     Parameters
     ----------
-    templates : list[ase.Atoms]
+    symmetry : strata.symmetry.SymmetryCache
+        The campaign's (``Campaign.symmetry``).
     labelled : pandas.DataFrame
         Columns ``template`` and ``codes``.
-    config : dict
-        Campaign config (``selection.symmetry``, ``selection.symmetry_tolerance``).
 
     Returns
     -------
@@ -36,7 +33,6 @@ def computed_keys(templates, labelled, config):
     """
     if len(labelled) == 0:
         return set()
-    symmetry = symmetry_for(templates, config)
     return set(symmetry.keys(labelled["template"].to_numpy(int),
                              np.stack(labelled["codes"].to_numpy())))
 
@@ -102,8 +98,8 @@ def _exploit(pool, turn, n, settings):
     tell the two apart, so computing both teaches it little (typically symmetry-inequivalent
     but descriptor-identical variants of one swap).
     """
-    min_distance = int(settings["batch_min_distance"])
-    distinct = bool(settings["batch_distinct_scores"])
+    min_distance = int(settings.batch_min_distance)
+    distinct = bool(settings.batch_distinct_scores)
     if n <= 0:
         return []
     if min_distance <= 0 and not distinct:
@@ -124,7 +120,7 @@ def _exploit(pool, turn, n, settings):
     return chosen + deferred[: n - len(chosen)]
 
 
-def select_batch(candidates, computed_keys, batch_size, config, rng):
+def select_batch(candidates, computed_keys, batch_size, settings, rng):
     """Choose the batch of one round from the scored candidate pool.
 
     Parameters
@@ -136,8 +132,7 @@ def select_batch(candidates, computed_keys, batch_size, config, rng):
     computed_keys : set
         Keys of every structure already computed (:func:`computed_keys`).
     batch_size : int
-    config : dict
-        Campaign config (``selection`` section).
+    settings : strata.settings.SelectionSettings
     rng : numpy.random.Generator
 
     Returns
@@ -147,7 +142,6 @@ def select_batch(candidates, computed_keys, batch_size, config, rng):
         candidate columns plus ``predicted_rank`` (1 = best in its composition group of the
         pool) and ``pick`` (``exploit`` or ``explore``); exploit picks first.
     """
-    settings = selection_settings(config)
     pool = candidates.copy()
     if "key" not in pool.columns:
         pool["key"] = [f"t{int(t)}:" + np.asarray(c, dtype=np.int8).tobytes().hex()
@@ -162,16 +156,16 @@ def select_batch(candidates, computed_keys, batch_size, config, rng):
     if len(pool) == 0 or batch_size <= 0:
         return pool.assign(pick=pd.Series(dtype=str)).iloc[:0]
     n_explore = 0
-    if settings["exploration_method"] != "none":
-        n_explore = int(round(settings["exploration"] * batch_size))
+    if settings.exploration_method != "none":
+        n_explore = int(round(settings.exploration * batch_size))
         n_explore = min(n_explore, batch_size - 1) if batch_size > 1 else 0
     # exploit: by within-group rank, so that groups take turns (pool is sorted that way)
     within = pool["composition"].astype(str).groupby(pool["composition"].astype(str)).cumcount()
     turn = np.lexsort((pool["predicted_rank"].to_numpy(), within.to_numpy()))
     chosen = _exploit(pool, turn, batch_size - n_explore, settings)
-    top_share = max(len(chosen) + n_explore, int(np.ceil(settings["exploration_top"] * len(pool))))
+    top_share = max(len(chosen) + n_explore, int(np.ceil(settings.exploration_top * len(pool))))
     explore = _explore(pool, chosen, min(n_explore, batch_size - len(chosen)),
-                       settings["exploration_method"], rng, region=top_share)
+                       settings.exploration_method, rng, region=top_share)
     batch = pool.iloc[chosen + explore].copy()
     batch["pick"] = ["exploit"] * len(chosen) + ["explore"] * len(explore)
     return batch.reset_index(drop=True)
@@ -183,21 +177,21 @@ def _round_of(labelled):
     return np.array([int(re.match(r"r(\d+)-", str(s)).group(1)) for s in labelled["structure_id"]])
 
 
-def should_stop(labelled, config):
+def should_stop(labelled, stop_after):
     """Stop rule: no composition's best energy improved in the last ``stop_after`` rounds.
 
     Parameters
     ----------
     labelled : pandas.DataFrame
         ``composition``, ``energy`` and ``round`` (or ``structure_id`` like ``"r03-007"``).
-    config : dict
+    stop_after : int or None
         ``selection.stop_after``: ``None`` (never stop) or a number of rounds.
 
     Returns
     -------
     bool
     """
-    patience = selection_settings(config)["stop_after"]
+    patience = stop_after
     if not patience or len(labelled) == 0:
         return False
     rounds = _round_of(labelled)

@@ -60,3 +60,17 @@ def run_snakemake(folder, *args, timeout=900):
         [str(SNAKEMAKE), "--cores", "2", *args], cwd=folder, capture_output=True, text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def inject_fault(monkeypatch):
+    """Make reference calculations fail on purpose, the test-only way (``STRATA_INJECT_FAULT``).
+
+    Call it with comma-separated ``fnmatch`` patterns of structure ids (``"r00-00[0-2],r01-*"``);
+    the default ``"*"`` fails every calculation. The variable is removed after the test.
+    """
+
+    def inject(patterns="*"):
+        monkeypatch.setenv("STRATA_INJECT_FAULT", patterns)
+
+    return inject

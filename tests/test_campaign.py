@@ -1,51 +1,39 @@
-"""The campaign's files round-trip without loss."""
+"""The campaign context: settings, templates, compositions, featurizer, symmetry."""
 
-import numpy as np
-import pandas as pd
+import copy
 
-from strata import campaign, orderings
-from strata.reference import compute
+import pytest
 
-ELEMENTS = ["Pt", "Au"]
-EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 10}}
+from strata.campaign import Campaign
+from strata.config import ConfigError
 
-
-def candidates(template, n=4, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = [{"template": 0, "composition": "Au73Pt74", "origin": "random",
-             "codes": orderings.random_ordering(np.array([74, 73]), rng), "score": float(i)}
-            for i in range(n)]
-    return pd.DataFrame(rows)
-
-
-def test_codes_text_round_trip():
-    codes = np.array([0, 1, 1, 0], dtype=orderings.CODE_DTYPE)
-    assert (campaign.codes_from_text(campaign.codes_to_text(codes)) == codes).all()
+BASE = {
+    "elements": ["Pt", "Au"],
+    "composition": [{"Pt": 7, "Au": 6}, {"Pt": 0.25, "Au": 0.75}],
+    "cluster": {"shape": "icosahedron", "size": 2, "lattice_constant": 4.0},
+    "initial_size": 4,
+    "batch_size": 2,
+    "pool_size": 50,
+}
 
 
-def test_candidates_round_trip(tmp_path, icosahedron147):
-    table = candidates(icosahedron147)
-    campaign.write_candidates(table, tmp_path / "candidates.csv")
-    back = campaign.read_candidates(tmp_path / "candidates.csv")
-    assert all((a == b).all() for a, b in zip(table.codes, back.codes, strict=True))
-    assert back.score.tolist() == table.score.tolist()
-    assert not list(tmp_path.glob(".*tmp"))
+def test_context_of_a_config():
+    campaign = Campaign.from_config(copy.deepcopy(BASE))
+    assert len(campaign.templates) == 1 and len(campaign.templates[0]) == 13
+    counts = {key: c.tolist() for key, c in campaign.composition_counts().items()}
+    assert counts == {"Au6Pt7": [7, 6], "Au10Pt3": [3, 10]}
+    assert campaign.featurizer.names[0].startswith("surface.")
+    assert len(campaign.symmetry.permutations(0)) == 120  # icosahedral point group
+    assert campaign.settings.search.symmetry
 
 
-def test_batch_structures_and_labels(tmp_path, icosahedron147):
-    table = candidates(icosahedron147, n=3)
-    structures = campaign.batch_structures(table, [icosahedron147], ELEMENTS, 2)
-    assert [s.info["structure_id"] for s in structures] == ["r02-000", "r02-001", "r02-002"]
-    campaign.write_structures(structures, tmp_path / "batch.extxyz")
-    back = campaign.read_structures(tmp_path / "batch.extxyz")
-    assert back[1].info["score"] == 1.0
-    row = campaign.label_row(compute(back[1], EMT), ELEMENTS)
-    assert row["status"] == "ok" and np.isfinite(row["energy"])
-    assert (campaign.codes_from_text(row["codes"]) == table.codes[1]).all()
+def test_bad_config_names_the_key():
+    with pytest.raises(ConfigError, match="config key 'composition.0'"):
+        Campaign.from_config(dict(copy.deepcopy(BASE), composition=[{"Pt": 7, "Au": 7}]))
 
 
-def test_round_rng_is_reproducible_and_independent_per_stage():
-    a = campaign.round_rng(0, 3, "generate").random(3)
-    assert (a == campaign.round_rng(0, 3, "generate").random(3)).all()
-    assert not (a == campaign.round_rng(0, 3, "select").random(3)).all()
-    assert not (a == campaign.round_rng(0, 4, "generate").random(3)).all()
+def test_params_of_a_rule_take_defaults_for_the_rest():
+    params = {key: copy.deepcopy(BASE[key]) for key in ("elements", "composition", "cluster")}
+    campaign = Campaign.from_params(dict(params, seed=3))
+    assert campaign.settings.seed == 3
+    assert campaign.settings.batch_size == 5  # the schema's default

@@ -89,8 +89,8 @@ MALFORMED = [
      "reference.gpaw.maxiter", "less than the minimum of 1"),
     ("MPI tasks zero", patched(reference={"resources": {"tasks": 0}}),
      "reference.resources.tasks", "less than the minimum of 1"),
-    ("unknown fault", patched(reference={"fault": "segfault"}), "reference.fault",
-     "'segfault' is not one of"),
+    ("fault injection as a setting", patched(reference={"fault": "raise"}), "reference.fault",
+     "STRATA_INJECT_FAULT"),
     ("rounds zero", patched(rounds=0), "rounds", "less than the minimum of 1"),
     ("rounds as text", patched(rounds="four"), "rounds", "'four' is not of type 'integer'"),
     ("rounds as boolean", patched(rounds=True), "rounds", "True is not of type 'integer'"),
@@ -129,6 +129,15 @@ MALFORMED = [
      "unknown key"),
     ("exploration share above 1", patched(selection={"exploration": 1.5}),
      "selection.exploration", "greater than the maximum of 1"),
+    ("search key of an earlier version", patched(selection={"search_passes": 4}),
+     "selection.search_passes", "moved to 'search.passes'"),
+    ("symmetry under selection", patched(selection={"symmetry": False}),
+     "selection.symmetry", "moved to 'search.symmetry'"),
+    ("region weights under descriptors", patched(descriptors={"region_weights": {"core": 0}}),
+     "descriptors.region_weights", "moved to 'model.region_weights'"),
+    ("negative region weight", patched(model={"region_weights": {"core": -1}}),
+     "model.region_weights.core", "less than the minimum of 0"),
+    ("unknown search key", patched(search={"passes_": 2}), "search.passes_", "unknown key"),
 ]
 
 
@@ -289,16 +298,6 @@ def test_snakemake_accepts_a_structure_folder(workflow_copy):
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "generate_candidates" in done.stdout + done.stderr
     assert not (workflow_copy / "results").exists()
-
-
-def test_schema_defaults_are_the_library_defaults():
-    """The schema and the library modules that read a section agree on every default."""
-    from strata.ranking import model_settings
-    from strata.search import selection_settings
-
-    complete = config.validate({})
-    assert model_settings({}) == complete["model"]
-    assert selection_settings({"selection": {}}) == complete["selection"]
 
 
 def schema_keys(node, path=()):

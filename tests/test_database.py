@@ -7,15 +7,21 @@ from pathlib import Path
 import pytest
 from ase.db import connect
 
-from strata import database, reference
+from strata import database, reference, store
 from strata.clusters import build_template
+from strata.files import read_result, write_result
 
 EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 200}}
 
 
 def _job(args):
-    """One reference job of a campaign: compute (through the store) and write its own file."""
-    folder, round_, index, fault = args
+    """One reference job of a campaign: compute (through the store) and write its own file.
+
+    ``faults`` is the job's ``STRATA_INJECT_FAULT`` (set in the worker process, whatever the
+    start method of the pool).
+    """
+    folder, round_, index, faults = args
+    os.environ[reference.FAULT_ENV] = faults
     symbols = ["Pt", "Au"] * 6 + ["Pt"]
     shift = 6 * round_ + index  # a different ordering for each job
     symbols = symbols[shift:] + symbols[:shift]
@@ -23,10 +29,9 @@ def _job(args):
     atoms.symbols = symbols
     atoms.info.update(structure_id=f"r{round_:02d}-{index:03d}", round=round_, template=0,
                       composition="Au6Pt7", origin="random")
-    settings = dict(EMT, fault="raise") if fault else EMT
-    result, _ = reference.compute_cached(atoms, settings, Path(folder) / "calculations")
+    result, _ = store.compute_cached(atoms, EMT, Path(folder) / "calculations")
     path = Path(folder) / f"round_{round_:02d}" / "references" / f"{index:03d}.extxyz"
-    reference.write_atomically(result, path)
+    write_result(result, path)
     return str(path), os.getpid()
 
 
@@ -34,7 +39,7 @@ def _job(args):
 def results(tmp_path_factory):
     """Twelve reference files written by four parallel processes (two failed)."""
     folder = tmp_path_factory.mktemp("results")
-    jobs = [(str(folder), r, i, (r, i) in {(0, 2), (1, 1)}) for r in (0, 1) for i in range(6)]
+    jobs = [(str(folder), r, i, "r00-002,r01-001") for r in (0, 1) for i in range(6)]
     with ProcessPoolExecutor(4) as pool:
         outcomes = list(pool.map(_job, jobs))
     return folder, [path for path, _ in outcomes]
@@ -99,9 +104,9 @@ def test_gather_replaces_the_database_atomically(results, tmp_path):
 def test_store_and_results_agree(results):
     """Each successful result file has its twin in the content-addressed store."""
     folder, paths = results
-    store = Path(folder) / "calculations"
-    ok = [reference.read_result(p) for p in paths]
+    calculations = Path(folder) / "calculations"
+    ok = [read_result(p) for p in paths]
     ok = [r for r in ok if r.info["status"] == "ok"]
-    assert len(list(store.glob("*.extxyz"))) == len(ok) == 10
-    ledger = reference.read_ledger(store)
+    assert len(list(calculations.glob("*.extxyz"))) == len(ok) == 10
+    ledger = store.read_ledger(calculations)
     assert len(ledger) == 12 and len({row["key"] for row in ledger if row["status"] == "ok"}) == 10

@@ -12,16 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from strata.descriptors import (
-    DescriptorSettings,
-    describe,
-    describe_many,
-    describe_orderings,
-    element_codes,
-    feature_names,
-    region_of_feature,
-)
+from strata.descriptors import describe_orderings, feature_names, region_of_feature
+from strata.featurizer import describe, describe_many, element_codes
 from strata.layers import Topology
+from strata.settings import DescriptorSettings
 
 PTAU = DescriptorSettings(elements=["Pt", "Au"])
 
@@ -87,25 +81,6 @@ def test_empty_core_is_zero_not_nan():
     assert vector["core.count"] == 0
     assert (core == 0).all()
     assert len(vector) == 77
-
-
-def test_describe_equals_describe_orderings_and_many(ico147, relaxed55):
-    topology = Topology.from_atoms(ico147, PTAU)
-    rng = np.random.default_rng(1)
-    codes = np.stack([rng.permutation(element_codes(ico147, PTAU.elements)) for _ in range(5)])
-    batch = describe_orderings(topology, codes, PTAU)
-    structures = []
-    for row in codes:
-        atoms = ico147.copy()
-        atoms.symbols[:] = np.array(PTAU.elements)[row]
-        structures.append(atoms)
-    singles = np.stack([describe(a, PTAU).to_numpy() for a in structures])
-    assert np.array_equal(batch, singles)
-    many = describe_many([*structures, relaxed55], PTAU)
-    assert np.array_equal(many.to_numpy()[:5], singles)
-    assert np.array_equal(many.to_numpy()[5], describe(relaxed55, PTAU).to_numpy())
-    small_chunks = DescriptorSettings(elements=["Pt", "Au"], chunk_size=2)
-    assert np.allclose(describe_orderings(topology, codes, small_chunks), batch, atol=1e-12)
 
 
 @settings(max_examples=15, deadline=None)
@@ -178,20 +153,14 @@ def test_no_column_constant_or_duplicated_over_varied_structures(relaxed55):
     assert table.columns[duplicated.to_numpy()].tolist() == []
 
 
-def test_region_weights_scale_and_drop_blocks(ico147):
-    base = describe(ico147, PTAU)
-    weighted = DescriptorSettings(
-        elements=["Pt", "Au"], region_weights={"surface": 2.0, "core": 0.0}
-    )
-    vector = describe(ico147, weighted)
-    assert not any(region_of_feature(n) == "core" for n in vector.index)
-    assert len(vector) == len(feature_names(weighted)) == 77 - 17
-    surface = [n for n in vector.index if region_of_feature(n) == "surface"]
-    assert np.allclose(vector[surface], 2 * base[surface])
-    rest = [n for n in vector.index if n not in surface]
-    assert np.array_equal(vector[rest], base[rest])
+def test_every_feature_belongs_to_one_block(ico147):
+    """Blocks partition the vector (what the prior's region weights and the ablation use)."""
+    names = feature_names(PTAU)
+    blocks = [region_of_feature(n) for n in names]
+    assert set(blocks) == {"surface", "intermediate", "core", "cross-region", "global"}
+    assert blocks.count("core") == 17
     with pytest.raises(ValueError):
-        DescriptorSettings(elements=["Pt"], region_weights={"shell": 1.0})
+        region_of_feature("shell.frac.Pt")
 
 
 def test_no_intermediate_region_with_k0(ico147):

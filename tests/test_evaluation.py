@@ -4,6 +4,9 @@ import numpy as np
 import pandas as pd
 
 from strata import evaluation
+from strata.settings import ModelSettings
+
+MODEL = ModelSettings.from_config({})
 
 
 def labelled_table(n_per_round=(12, 4), seed=0):
@@ -25,7 +28,7 @@ def labelled_table(n_per_round=(12, 4), seed=0):
 
 def test_batch_scored_perfectly_by_the_model_that_chose_it():
     table = labelled_table()
-    row = evaluation.round_metrics(table, 1, {}, 0, k=5).iloc[0]
+    row = evaluation.round_metrics(table, 1, MODEL, 0, k=5).iloc[0]
     assert row["batch.spearman"] == 1.0 and row["batch.kendall"] == 1.0
     assert row["batch.regret@1"] == 0.0
 
@@ -40,10 +43,10 @@ def test_progress_counts_calls_failures_and_regret():
 
 def test_cross_validation_learns_a_learnable_energy():
     table = labelled_table(n_per_round=(60,))
-    figures = evaluation.cross_validated_metrics(table, {}, 0, k=5)
+    figures = evaluation.cross_validated_metrics(table, MODEL, 0, k=5)
     assert figures["cv.spearman"] > 0.8
 
 
 def test_round_zero_has_no_batch_metrics():
-    row = evaluation.round_metrics(labelled_table(), 0, {}, 0, k=5).iloc[0]
+    row = evaluation.round_metrics(labelled_table(), 0, MODEL, 0, k=5).iloc[0]
     assert not any(name.startswith("batch.") for name in row.index)

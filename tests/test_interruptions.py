@@ -22,7 +22,7 @@ import pytest
 from ase.io import read
 from conftest import SNAKEMAKE, copy_workflow
 
-from strata import reference
+from strata import files, reference, store
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def run_campaign(folder, env=None):
 
 
 def ledger(folder):
-    return reference.read_ledger(Path(folder, "results", "calculations"))
+    return store.read_ledger(Path(folder, "results", "calculations"))
 
 
 def read_table(path):
@@ -91,8 +91,8 @@ def assert_same_campaign(a, b):
         refs_a = sorted(p.name for p in (a / round_ / "references").glob("*.extxyz"))
         assert refs_a == sorted(p.name for p in (b / round_ / "references").glob("*.extxyz"))
         for name in refs_a:
-            ra = reference.read_result(a / round_ / "references" / name)
-            rb = reference.read_result(b / round_ / "references" / name)
+            ra = files.read_result(a / round_ / "references" / name)
+            rb = files.read_result(b / round_ / "references" / name)
             assert ra.info["structure_id"] == rb.info["structure_id"]
             assert ra.get_chemical_symbols() == rb.get_chemical_symbols()
             assert np.array_equal(ra.positions, rb.positions)
@@ -197,7 +197,7 @@ def test_failed_calculations_are_survived(tmp_path):
     results = folder / "results"
     failed = {}
     for path in sorted(results.glob("round_*/references/*.extxyz")):
-        result = reference.read_result(path)
+        result = files.read_result(path)
         if result.info["status"] != "ok":
             failed[result.info["structure_id"]] = result.info["reason"]
     assert set(failed) == {"r00-001", "r00-004", "r01-000", "r01-001"}
@@ -217,15 +217,13 @@ def test_failed_calculations_are_survived(tmp_path):
 
 
 def test_every_calculation_failing_stops_with_a_clear_message(tmp_path):
-    """reference.fault=raise: nothing to train on; the run stops and says why."""
+    """STRATA_INJECT_FAULT=*: nothing to train on; the run stops and says why."""
     folder = workflow_copy(tmp_path / "all-fail")
-    (folder / "fault.yaml").write_text("reference: {fault: raise}\n")
-    done = subprocess.run([str(SNAKEMAKE), *RESUME, *SMALL, "fault.yaml"],
-                          cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
+    done = snakemake(folder, *RESUME, env=dict(os.environ, **{reference.FAULT_ENV: "*"}))
     assert done.returncode != 0
     references = sorted((folder / "results" / "round_00" / "references").glob("*.extxyz"))
     assert len(references) == 6
-    assert all(reference.read_result(p).info["status"] == "failed" for p in references)
+    assert all(files.read_result(p).info["status"] == "failed" for p in references)
     train_log = (folder / "results" / "round_00" / "logs" / "train_model.log")
     message = done.stdout + done.stderr + (train_log.read_text() if train_log.exists() else "")
     assert "every reference calculation so far failed" in message

@@ -8,7 +8,8 @@ from ase.cluster import Decahedron, Icosahedron, Octahedron
 from ase.optimize import FIRE
 from conftest import SEED_DATA, seed_structures
 
-from strata.layers import LayerSettings, Topology, suggest_bond_factor
+from strata.layers import Topology, suggest_bond_factor
+from strata.settings import LayerSettings
 
 # (cluster, expected atoms in surface / intermediate / core with k = 1)
 CLUSTERS = {

@@ -13,9 +13,9 @@ import pytest
 from ase.io import read, write
 
 from strata import mpi
+from strata.calculators import calculator_settings
 from strata.clusters import build_template
 from strata.config import validate
-from strata.reference import calculator_settings
 
 
 def test_launcher_command_mpirun():

@@ -7,12 +7,17 @@ from ase.calculators.emt import EMT
 
 from strata import orderings, ranking
 from strata.clusters import build_template
-from strata.descriptors import DescriptorSettings, describe_orderings, feature_names
+from strata.config import ConfigError
+from strata.descriptors import describe_orderings, feature_names
 from strata.generation import structure_atoms
 from strata.layers import Topology
 from strata.metrics import spearman
+from strata.moves import swap_mutations
+from strata.prior import prior_columns
+from strata.settings import DescriptorSettings, ModelSettings
 
 ELEMENTS = ["Pt", "Au"]
+DEFAULT = ModelSettings.from_config({})
 
 
 def emt_energy(template, codes):
@@ -32,7 +37,7 @@ def emt_data():
     codes = [orderings.random_ordering(counts, rng) for _ in range(60)]
     codes += [orderings.surface_segregated(topology.coordination, counts, 1, rng)
               for _ in range(5)]
-    codes += [orderings.swap_mutation(codes[-1], rng, n) for n in range(1, 16)]
+    codes += [swap_mutations(codes[-1][None, :], n, rng)[0] for n in range(1, 16)]
     codes = np.array(codes)
     energy = np.array([emt_energy(template, c) for c in codes])
     features = pd.DataFrame(describe_orderings(topology, codes, settings),
@@ -83,7 +88,7 @@ def test_surrogate_ranks_held_out_structures(emt_data, kind, prior):
     train = np.setdiff1d(np.arange(len(energy)), test)
     surrogate = ranking.fit_surrogate(features.iloc[train], energy[train],
                                       np.zeros(len(train), int),
-                                      {"kind": kind, "prior": prior}, seed=0)
+                                      DEFAULT.replace(kind=kind, prior=prior), seed=0)
     score = surrogate.score(features.iloc[test])
     assert spearman(energy[test], score) > 0.6
     assert surrogate.uncertainty(features.iloc[test]).shape == (25,)
@@ -95,7 +100,7 @@ def test_prior_extrapolates_beyond_the_labelled_range(emt_data):
     worse = np.argsort(energy)[len(energy) // 2:]
     better = np.argsort(energy)[: len(energy) // 4]
     surrogate = ranking.fit_surrogate(features.iloc[worse], energy[worse],
-                                      np.zeros(len(worse), int), {}, seed=0)
+                                      np.zeros(len(worse), int), DEFAULT, seed=0)
     score = surrogate.score(features)
     assert np.median(score[better]) > np.max(score[worse]) - 1e-9 or \
         np.mean(score[better] > np.median(score[worse])) > 0.9
@@ -107,7 +112,7 @@ def test_failed_energies_are_dropped_and_model_saved(emt_data, tmp_path):
     energy = energy.copy()
     energy[:3] = np.nan
     surrogate = ranking.fit_surrogate(features, energy, np.zeros(len(energy), int),
-                                      {"n_estimators": 30, "ensemble_size": 3}, seed=4)
+                                      DEFAULT.replace(n_estimators=30, ensemble_size=3), seed=4)
     assert surrogate.info["n_rows"] == len(energy) - 3
     surrogate.save(tmp_path / "round_2" / "model")
     assert (tmp_path / "round_2" / "model.txt").exists()
@@ -121,34 +126,46 @@ def test_failed_energies_are_dropped_and_model_saved(emt_data, tmp_path):
 def test_same_seed_same_model(emt_data):
     features, energy = emt_data
     groups = np.zeros(len(energy), int)
-    a = ranking.fit_surrogate(features, energy, groups, {}, seed=3).score(features)
-    b = ranking.fit_surrogate(features, energy, groups, {}, seed=3).score(features)
+    a = ranking.fit_surrogate(features, energy, groups, DEFAULT, seed=3).score(features)
+    b = ranking.fit_surrogate(features, energy, groups, DEFAULT, seed=3).score(features)
     np.testing.assert_array_equal(a, b)
-
-
-def test_model_settings_validate():
-    with pytest.raises(KeyError):
-        ranking.model_settings({"n_estimator": 10})
-    with pytest.raises(ValueError):
-        ranking.model_settings({"kind": "svm"})
-    assert ranking.model_settings({})["kind"] == "ranker"
 
 
 def test_linear_prior_features_are_the_occupation_linear_columns(emt_data, tmp_path):
     features, energy = emt_data
     names = list(features.columns)
-    linear = [names[k] for k in ranking.prior_columns(names, "linear")]
+    linear = [names[k] for k in prior_columns(names, "linear")]
     assert "surface.site.vertex.frac.Au" in linear and "core.bonds.Pt-Au" in linear
     assert not any(".wc." in n or ".cn." in n or "bondlen" in n or "entropy" in n
                    for n in linear)
-    assert list(ranking.prior_columns(["a", "b"], "linear")) == [0, 1]  # nothing matches: all
+    assert list(prior_columns(["a", "b"], "linear")) == [0, 1]  # nothing matches: all
     surrogate = ranking.fit_surrogate(features, energy, np.zeros(len(energy), int),
-                                      {"prior_features": "linear", "n_estimators": 20,
-                                       "ensemble_size": 2}, seed=1)
+                                      DEFAULT.replace(prior_features="linear", n_estimators=20,
+                                                      ensemble_size=2), seed=1)
     assert len(surrogate.main.prior.coef) == len(linear)
     assert spearman(energy, surrogate.score(features)) > 0.6
     surrogate.save(tmp_path / "model")
     loaded = ranking.load_surrogate(tmp_path / "model")
     np.testing.assert_allclose(loaded.score(features), surrogate.score(features))
-    with pytest.raises(ValueError):
-        ranking.model_settings({"prior_features": "some"})
+    with pytest.raises(ConfigError, match="model.prior_features"):
+        ModelSettings.from_config({"prior_features": "some"})
+
+
+def test_region_weights_act_on_the_prior(emt_data):
+    """A block of weight 0 leaves the prior; a larger weight lets the prior lean on it."""
+    features, energy = emt_data
+    groups = np.zeros(len(energy), int)
+    plain = DEFAULT.replace(n_estimators=0, ensemble_size=0)
+    base = ranking.fit_surrogate(features, energy, groups, plain, seed=0)
+    no_surface = ranking.fit_surrogate(
+        features, energy, groups, plain.replace(region_weights={"surface": 0.0}), seed=0)
+    used = [features.columns[k] for k in no_surface.main.prior.columns]
+    assert used and not any(name.startswith("surface.") for name in used)
+    assert any(name.startswith("surface.") for name in features.columns)
+    assert not np.allclose(base.score(features), no_surface.score(features))
+    heavy = ranking.fit_surrogate(
+        features, energy, groups, plain.replace(region_weights={"intermediate": 4.0}), seed=0)
+    assert not np.allclose(base.score(features), heavy.score(features))
+    contributions = heavy.main.prior.contributions(features.to_numpy())
+    np.testing.assert_allclose(contributions.sum(axis=1),
+                               heavy.score(features) - heavy.score(features).mean(), atol=1e-9)

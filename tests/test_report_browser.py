@@ -30,6 +30,7 @@ window.addEventListener('load', () => {
     broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
     metricsRows: metrics ? metrics.tBodies[0].rows.length : 0,
     metricsHeader: metrics ? Array.from(metrics.tHead.rows[0].cells).map(c => c.textContent) : [],
+    tables: Array.from(document.querySelectorAll('table.dataframe')).map(t => t.classList[1]),
     title: document.title,
   };
   const out = document.createElement('pre');
@@ -87,6 +88,10 @@ def test_report_opens_in_chromium(tiny_campaign, tmp_path, page):
     assert verdict["broken"] == [], verdict
     assert verdict["metricsRows"] == (int(page[6:8]) + 1 if page.startswith("round") else ROUNDS)
     assert {"round", "reference_calls", "best_energy"} <= set(verdict["metricsHeader"])
+    if page.startswith("round"):  # the explain tables, rendered (round 0: too few for CV)
+        assert {"regions", "batch"} <= set(verdict["tables"]), verdict
+        if page.startswith(f"round_{ROUNDS - 1:02d}"):
+            assert {"weighting", "ablation"} <= set(verdict["tables"]), verdict
     shot = tmp_path / f"{page.replace('/', '_')}.png"
     chromium(tmp_path, "--window-size=1200,5000", f"--screenshot={shot}", report.as_uri())
     assert shot.stat().st_size > 10_000

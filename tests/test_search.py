@@ -1,30 +1,36 @@
-"""The model-guided candidate pool."""
+"""The candidates of each round: the initial pool and the model-guided pool."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from ase.calculators.emt import EMT
 
-from strata import orderings, ranking, search
-from strata.clusters import build_template
-from strata.config import validate
+from strata import moves, orderings, ranking, search
+from strata.archive import Archive, hill_climb, polish
+from strata.campaign import Campaign
 from strata.generation import structure_atoms
+from strata.settings import ModelSettings
 
 ELEMENTS = ["Pt", "Au"]
-# a complete campaign config, as the rule scripts pass it (defaults filled by the schema)
-CONFIG = validate({
-    "elements": ELEMENTS,
-    "composition": [{"Pt": 28, "Au": 27}, {"Pt": 30, "Au": 25}],
-    "cluster": {"shape": "icosahedron", "size": 3, "lattice_constant": 4.0},
-    "pool_size": 200,
-    "batch_size": 5,
-    "selection": {"search_passes": 3, "search_children": 128},
-})
+LABELLED = [np.array([28, 27]), np.array([40, 15])]  # 40/15 is not a campaign composition
 
 
-def labelled_set(template, compositions, n, rng):
+def make_campaign(**search_settings):
+    """A small campaign (55-atom icosahedron, compositions 28/27 and 30/25)."""
+    return Campaign.from_config({
+        "elements": ELEMENTS,
+        "composition": [{"Pt": 28, "Au": 27}, {"Pt": 30, "Au": 25}],
+        "cluster": {"shape": "icosahedron", "size": 3, "lattice_constant": 4.0},
+        "pool_size": 200,
+        "batch_size": 5,
+        "initial_size": 12,
+        "search": {"passes": 3, "children": 128, **search_settings},
+    })
+
+
+def labelled_set(template, n, rng):
     rows = []
-    for counts in compositions:
+    for counts in LABELLED:
         for _ in range(n):
             codes = orderings.random_ordering(counts, rng)
             atoms = structure_atoms(template, codes, ELEMENTS)
@@ -36,101 +42,128 @@ def labelled_set(template, compositions, n, rng):
     return pd.DataFrame(rows)
 
 
+def features(campaign, codes):
+    return pd.DataFrame(campaign.featurizer(0, np.stack(codes)), columns=campaign.featurizer.names)
+
+
 @pytest.fixture(scope="module")
-def campaign():
-    template = build_template("icosahedron", 3, 4.0, symbol="Pt")
-    compositions = [np.array([28, 27]), np.array([40, 15])]
-    labelled = labelled_set(template, compositions, 15, np.random.default_rng(0))
+def fitted():
+    campaign = make_campaign()
+    labelled = labelled_set(campaign.templates[0], 15, np.random.default_rng(0))
     labelled.loc[2, "energy"] = np.nan  # a failed calculation
-    featurizer = search.featurizer_for([template], CONFIG)
-    X = np.vstack([featurizer(0, c[None, :]) for c in labelled["codes"]])
     surrogate = ranking.fit_surrogate(
-        pd.DataFrame(X, columns=featurizer.names), labelled["energy"].to_numpy(),
-        ranking.query_groups(labelled["composition"]), {"n_estimators": 50}, seed=0)
-    return [template], compositions, labelled, surrogate
+        features(campaign, labelled["codes"]), labelled["energy"].to_numpy(),
+        ranking.query_groups(labelled["composition"]), ModelSettings.from_config({
+            "n_estimators": 50}), seed=0)
+    return campaign, labelled, surrogate
 
 
-def test_swap_mutations_keep_composition_and_shell_moves_cross_shells():
-    rng = np.random.default_rng(0)
-    codes = np.array([orderings.random_ordering([30, 25], rng) for _ in range(50)])
-    shells = np.repeat(np.arange(5), 11)
-    children = search.swap_mutations(codes, np.full(50, 1), rng, shells)
-    assert (orderings.element_counts(children, 2) == [30, 25]).all()
-    for parent, child in zip(codes, children, strict=True):
-        changed = np.flatnonzero(parent != child)
-        assert len(changed) == 2
-        assert shells[changed[0]] != shells[changed[1]]
-    many = search.swap_mutations(codes, np.full(50, 3), rng)
-    assert (orderings.element_counts(many, 2) == [30, 25]).all()
+def model_score(campaign, surrogate):
+    def score(codes):
+        return surrogate.score(features(campaign, codes))
+
+    return score
 
 
-def test_all_single_swaps():
-    codes = np.array([0, 0, 1, 1, 1], dtype=np.int8)
-    swaps = search.all_single_swaps(codes)
-    assert len(swaps) == 2 * 3
-    assert (orderings.element_counts(swaps, 2) == [2, 3]).all()
-    assert len({s.tobytes() for s in swaps}) == 6
+def test_initial_pool_is_distinct_and_exact(fitted):
+    campaign, _, _ = fitted
+    pool = search.initial_pool(campaign, np.random.default_rng(0))
+    assert list(pool.columns) == ["template", "codes", "composition", "origin"]
+    assert pool["composition"].value_counts().to_dict() == {"Au27Pt28": 12, "Au25Pt30": 12}
+    for counts, rows in zip(campaign.compositions, (pool[:12], pool[12:]), strict=True):
+        assert (orderings.element_counts(np.stack(rows["codes"]), 2) == counts).all()
+    assert len(set(campaign.keys(0, np.stack(pool["codes"])))) == len(pool)
 
 
-def test_candidate_pool_exact_stoichiometry_no_repeats(campaign):
-    templates, compositions, labelled, surrogate = campaign
-    pool = search.candidate_pool(templates, labelled, surrogate, CONFIG,
-                                 np.random.default_rng(1))
-    assert {"template", "codes", "composition", "origin", "score", "uncertainty",
-            "key"} <= set(pool.columns)
+def test_candidate_pool_exact_stoichiometry_no_repeats(fitted):
+    campaign, labelled, surrogate = fitted
+    pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(1))
+    assert list(pool.columns) == search.POOL_COLUMNS  # no descriptor column
     assert 150 <= len(pool) <= 200
-    assert set(pool["composition"]) == set(labelled["composition"])
-    for counts in compositions:
-        key = orderings.composition_key(counts, ELEMENTS)
-        rows = pool[pool["composition"] == key]
+    # the labelled compositions, and the campaign's composition nothing is labelled of yet
+    assert set(pool["composition"]) == {"Au27Pt28", "Au15Pt40", "Au25Pt30"}
+    for counts in [*LABELLED, np.array([30, 25])]:
+        rows = pool[pool["composition"] == orderings.composition_key(counts, ELEMENTS)]
         assert len(rows) > 50
         assert (orderings.element_counts(np.stack(rows["codes"].to_numpy()), 2) == counts).all()
     assert pool["key"].is_unique
-    from strata.selection import computed_keys
-
-    assert not set(pool["key"]) & computed_keys(templates, labelled, CONFIG)
+    assert (pool["key"] == campaign.keys(0, np.stack(pool["codes"]))).all()
+    assert not set(pool["key"]) & set(campaign.keys(0, np.stack(labelled["codes"])))
     assert (np.diff(pool["score"].to_numpy()) <= 1e-12).all()
     assert set(pool["origin"]) <= {"random", "core_shell", "segregated", "janus", "layered",
                                    "mutation", "crossover"}
 
 
-def test_deep_search_beats_the_labelled_structures_on_the_model(campaign):
-    templates, _, labelled, surrogate = campaign
-    featurizer = search.featurizer_for(templates, CONFIG)
-    X = np.vstack([featurizer(0, c[None, :]) for c in labelled["codes"]])
-    best_labelled = surrogate.score(pd.DataFrame(X, columns=featurizer.names)).max()
-    pool = search.candidate_pool(templates, labelled, surrogate, CONFIG,
-                                 np.random.default_rng(2))
+def test_pool_scores_are_the_models(fitted):
+    campaign, labelled, surrogate = fitted
+    pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(3))
+    X = features(campaign, pool["codes"])
+    assert np.allclose(pool["score"], surrogate.score(X), rtol=0, atol=1e-9)
+    assert np.allclose(pool["uncertainty"], surrogate.uncertainty(X), rtol=0, atol=1e-9)
+    assert (pool["uncertainty"] > 0).any()
+
+
+def test_search_beats_the_labelled_structures_on_the_model(fitted):
+    campaign, labelled, surrogate = fitted
+    best_labelled = surrogate.score(features(campaign, labelled["codes"])).max()
+    pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(2))
     assert pool["score"].max() > best_labelled
 
 
-def test_pool_is_deterministic(campaign):
-    templates, _, labelled, surrogate = campaign
-    a = search.candidate_pool(templates, labelled, surrogate, CONFIG, np.random.default_rng(5))
-    b = search.candidate_pool(templates, labelled, surrogate, CONFIG, np.random.default_rng(5))
+def test_pool_is_deterministic(fitted):
+    campaign, labelled, surrogate = fitted
+    a = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(5))
+    b = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(5))
     assert list(a["key"]) == list(b["key"])
+    assert (a["score"].to_numpy() == b["score"].to_numpy()).all()
 
 
-def test_unknown_selection_key_raises():
-    with pytest.raises(KeyError):
-        search.selection_settings({"selection": {"explorashun": 0.1}})
+def test_deep_search_finds_the_optimum_of_an_additive_model(fitted):
+    """Au on the least-coordinated sites (a linear model): the polish must reach it."""
+    campaign = fitted[0]
+    coordination = campaign.featurizer.coordination(0)
+    counts = np.array([28, 27])
+    target = search.Target(
+        template=0, counts=counts, seeds=np.empty((0, 55), dtype=orderings.CODE_DTYPE),
+        positions=campaign.templates[0].positions, shells=campaign.featurizer.shells(0),
+        coordination=coordination, score=lambda codes: -(codes * coordination).sum(axis=1),
+        keys=lambda codes: campaign.keys(0, codes), labelled_keys=set())
+    settings = campaign.settings.search.replace(passes=1, structured=False)
+    frame = search.DeepSearch(settings, 20).run(target, np.random.default_rng(0))
+    assert list(frame.columns) == ["template", "codes", "origin", "key"]
+    assert len(frame) == 20 and frame["key"].is_unique
+    best = frame["codes"].iloc[0]
+    assert np.sort(coordination[best == 1]).tolist() == np.sort(coordination)[:27].tolist()
+    assert frame["origin"].iloc[-2:].tolist() == ["random", "random"]  # the fresh share
 
 
-def test_polish_ends_on_a_single_swap_optimum_of_the_model(campaign):
-    templates, _, labelled, surrogate = campaign
-    featurizer = search.featurizer_for(templates, CONFIG)
+def test_archive_drops_repeats_and_reads_back_distinct_keys():
+    codes = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]], dtype=orderings.CODE_DTYPE)
 
-    def score(codes):
-        return search.score_frame(surrogate, featurizer(0, codes), featurizer.names)
+    def keys(rows):  # rows 0 and 2 are "symmetry-equivalent"
+        return ["end" if r[1] == 1 else "middle" for r in rows]
 
-    archive = search._Archive(lambda codes: np.arange(len(codes)).astype(str), set())
+    archive = Archive(lambda rows: rows[:, 0] + 0.5 * rows[:, 2], keys, labelled_keys={"end"})
+    scores = archive.evaluate(np.concatenate([codes, codes[:1]]), "mutation")
+    archive.evaluate(codes, "crossover")
+    assert scores.tolist() == [0.5, 1.5, 1.0, 0.5]
+    assert len(archive) == 3 and archive.origins == ["mutation"] * 3
+    assert archive.best(3) == ([1, 2], ["middle", "end"])
+    assert archive.best(3, include_labelled=False) == ([1], ["middle"])
+    assert len(archive.evaluate(codes[:0], "mutation")) == 0
+
+
+def test_polish_ends_on_a_single_swap_optimum_of_the_model(fitted):
+    campaign, labelled, surrogate = fitted
+    score = model_score(campaign, surrogate)
+    archive = Archive(score, lambda codes: np.arange(len(codes)).astype(str))
     start = labelled["codes"][0]
-    best, best_score = search.hill_climb(start, score, archive)
+    best, best_score = hill_climb(start, archive)
     assert best_score >= score(start[None, :])[0]
-    assert score(search.all_single_swaps(best)).max() <= best_score + 1e-9
-    assert len(archive.codes) >= len(search.all_single_swaps(start))
-    config = {**CONFIG, "selection": {**CONFIG["selection"], "search_polish": 1}}
-    pool = search.candidate_pool(templates, labelled, surrogate, config,
-                                 np.random.default_rng(1))
+    assert score(moves.all_single_swaps(best)).max() <= best_score + 1e-9
+    assert len(archive) >= len(moves.all_single_swaps(start))
+    assert polish(archive, 0) == []
+    campaign = make_campaign(polish=1)
+    pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(1))
     top = pool[pool["composition"] == labelled["composition"][0]].iloc[0]
-    assert score(search.all_single_swaps(top["codes"])).max() <= top["score"] + 1e-9
+    assert score(moves.all_single_swaps(top["codes"])).max() <= top["score"] + 1e-9

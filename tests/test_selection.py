@@ -5,9 +5,10 @@ import pandas as pd
 
 from strata import orderings, selection
 from strata.clusters import build_template
+from strata.settings import SelectionSettings
 from strata.symmetry import SymmetryCache
 
-CONFIG = {"elements": ["Pt", "Au"], "selection": {"exploration": 0.2}}
+CONFIG = SelectionSettings.from_config({"exploration": 0.2})
 
 
 def make_pool(n=60, seed=0, compositions=((28, 27),)):
@@ -51,7 +52,7 @@ def test_never_a_computed_structure_nor_a_symmetry_equivalent_one():
     image = best[permutations[37]]  # the same structure, rotated
     assert not np.array_equal(image, best)
     labelled = pd.DataFrame({"template": [0, 0], "codes": [image, pool.loc[3, "codes"]]})
-    done = selection.computed_keys([template], labelled, {"selection": {}})
+    done = selection.computed_keys(cache, labelled)
     batch = selection.select_batch(pool, done, 5, CONFIG, np.random.default_rng(0))
     assert pool.loc[0, "key"] not in set(batch["key"])
     assert pool.loc[3, "key"] not in set(batch["key"])
@@ -81,7 +82,7 @@ def test_same_seed_same_batch_and_ties_broken_by_seed():
 def test_compositions_take_turns():
     _, _, pool = make_pool(n=20, compositions=((28, 27), (40, 15)))
     pool.loc[pool["composition"] == "Au15Pt40", "score"] += 100  # incomparable scales
-    config = {"selection": {"exploration_method": "none"}}
+    config = SelectionSettings.from_config({"exploration_method": "none"})
     batch = selection.select_batch(pool, set(), 6, config, np.random.default_rng(0))
     assert sorted(batch["composition"].value_counts()) == [3, 3]
 
@@ -92,19 +93,20 @@ def test_stop_rule():
         "composition": "Au73Pt74",
         "energy": [5.0, 4.0, 3.0, 3.5, np.nan],
     })
-    assert not selection.should_stop(labelled, {"selection": {}})
-    assert selection.should_stop(labelled, {"selection": {"stop_after": 2}})
-    assert not selection.should_stop(labelled, {"selection": {"stop_after": 3}})
+    assert not selection.should_stop(labelled, None)
+    assert selection.should_stop(labelled, 2)
+    assert not selection.should_stop(labelled, 3)
 
 
 def test_exploit_picks_the_model_cannot_tell_apart_wait():
     _, _, pool = make_pool()
     pool.loc[:2, "score"] = pool.loc[0, "score"]  # the top three tie exactly
-    config = {"selection": {"exploration_method": "none"}}
+    config = SelectionSettings.from_config({"exploration_method": "none"})
     batch = selection.select_batch(pool, set(), 3, config, np.random.default_rng(0))
     assert batch["score"].nunique() == 3
     assert set(batch["key"][1:]) == set(pool["key"][3:5])
-    plain = {"selection": {"exploration_method": "none", "batch_distinct_scores": False}}
+    plain = SelectionSettings.from_config({"exploration_method": "none",
+                                           "batch_distinct_scores": False})
     batch = selection.select_batch(pool, set(), 3, plain, np.random.default_rng(0))
     assert set(batch["key"]) == set(pool["key"][:3])
     pool.loc[:29, "score"] = pool.loc[0, "score"]  # exploit picks beyond the exploration region
@@ -121,7 +123,8 @@ def test_exploit_picks_keep_a_minimum_distance():
     i, j = np.flatnonzero(sibling == 0)[0], np.flatnonzero(sibling == 1)[0]
     sibling[i], sibling[j] = 1, 0  # one swap away from the best
     pool.loc[1, "codes"] = sibling
-    config = {"selection": {"exploration_method": "none", "batch_min_distance": 4}}
+    config = SelectionSettings.from_config({"exploration_method": "none",
+                                            "batch_min_distance": 4})
     batch = selection.select_batch(pool, set(), 2, config, np.random.default_rng(0))
     assert list(batch["key"]) == list(pool["key"][[0, 2]])
 
@@ -130,8 +133,8 @@ def test_diversity_exploration_from_codes_without_descriptors():
     """The candidate CSV file drops the descriptor arrays: diversity uses Hamming distance."""
     _, _, pool = make_pool()
     pool = pool.drop(columns="descriptor")
-    config = {"selection": {"exploration": 0.2, "exploration_method": "diversity",
-                            "exploration_top": 1.0}}
+    config = SelectionSettings.from_config({"exploration": 0.2, "exploration_method": "diversity",
+                            "exploration_top": 1.0})
     batch = selection.select_batch(pool, set(), 5, config, np.random.default_rng(0))
     codes = np.stack(pool["codes"].to_numpy())
     exploit = np.stack(batch["codes"][:4].to_numpy())

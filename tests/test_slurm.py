@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_workflow
 
-from strata.reference import read_ledger
+from strata.store import read_ledger
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm"

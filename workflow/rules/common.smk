@@ -1,9 +1,17 @@
 # Shared by the rules: round names, the config sections the scripts need, earlier rounds' files.
-from strata.campaign import read_structures
-from strata.reference import calculator_settings
+from strata.files import read_structures
+from strata.calculators import calculator_settings
 
 ROUNDS = [f"{r:02d}" for r in range(config["rounds"])]
 PARTICLE = {key: config[key] for key in ("elements", "composition", "cluster")}
+
+
+def campaign_params(*keys, **parts):
+    """The particle, the config keys a job depends on and ``parts`` of sections (changing one
+    reruns the job; a key left out takes the schema's default in the job)."""
+    return {**PARTICLE, **{key: config[key] for key in keys}, **parts}
+
+
 RESOURCES = config["reference"]["resources"]
 
 
@@ -17,6 +25,8 @@ localrules:
     select_batch,
     describe_structures,
     train_model,
+    explain_model,
+    best_so_far,
     report_round,
     gather_references,
     report_campaign,
@@ -65,12 +75,3 @@ def metrics_until(wildcards):
     """Metric tables of this round and every earlier one."""
     rounds = ROUNDS[: int(wildcards.round) + 1]
     return expand("results/round_{round}/metrics.csv", round=rounds)
-
-
-def references_until(wildcards):
-    """Reference result files of this round and every earlier one (pictured structures)."""
-    return [
-        path
-        for round_ in ROUNDS[: int(wildcards.round) + 1]
-        for path in references_of(round_)
-    ]

@@ -13,7 +13,6 @@ rule describe_structures:
     conda:
         "../../envs/strata.yaml"
     params:
-        elements=config["elements"],
-        descriptors=config["descriptors"],
+        campaign=campaign_params("descriptors"),
     script:
         "../../scripts/describe_structures.py"

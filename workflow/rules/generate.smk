@@ -15,14 +15,14 @@ rule generate_candidates:
     conda:
         "../../envs/strata.yaml"
     params:
-        particle=PARTICLE,
-        descriptors=config["descriptors"],
-        model=config["model"],
-        selection=config["selection"],
-        initial_size=config["initial_size"],
-        initial_motifs=config["initial_motifs"],
-        batch_size=config["batch_size"],
-        pool_size=config["pool_size"],
-        seed=config["seed"],
+        campaign=campaign_params(
+            "descriptors",
+            "search",
+            "selection",
+            "initial_size",
+            "initial_motifs",
+            "pool_size",
+            "seed",
+        ),
     script:
         "../../scripts/generate_candidates.py"

@@ -1,14 +1,39 @@
-# Stage 6: the report of every round, and the campaign's report, metrics and best structures.
+# Stage 6: the best structures so far and the report of every round, and the campaign's
+# report, metrics and best structures.
+
+
+rule best_so_far:
+    input:
+        # the best structures up to the round before (none in round 0)
+        previous=lambda wildcards: (
+            [f"results/round_{int(wildcards.round) - 1:02d}/best.extxyz"]
+            if int(wildcards.round)
+            else []
+        ),
+        results=round_references,
+    output:
+        best="results/round_{round}/best.extxyz",
+    log:
+        "results/round_{round}/logs/best_so_far.log",
+    benchmark:
+        "results/round_{round}/benchmarks/best_so_far.tsv"
+    conda:
+        "../../envs/strata.yaml"
+    params:
+        per_composition=config["report"]["best_structures"],
+    script:
+        "../../scripts/best_so_far.py"
 
 
 rule report_round:
     input:
         metrics=metrics_until,
         labelled=descriptors_until,
-        model="results/round_{round}/model.txt",
-        model_sidecar="results/round_{round}/model.json",
-        batch="results/round_{round}/batch.extxyz",
-        results=references_until,
+        shap="results/round_{round}/explain/shap.csv",
+        regions="results/round_{round}/explain/regions.csv",
+        ablation="results/round_{round}/explain/ablation.csv",
+        weighting="results/round_{round}/explain/weighting.csv",
+        best="results/round_{round}/best.extxyz",
     output:
         report=report(
             "results/round_{round}/report.html",
@@ -23,12 +48,10 @@ rule report_round:
     conda:
         "../../envs/strata.yaml"
     params:
-        particle=PARTICLE,
+        elements=config["elements"],
         descriptors=config["descriptors"],
-        report=config["report"],
-        model=config["model"],
-        seed=config["seed"],
-        batch_size=config["batch_size"],
+        best_structures=config["report"]["best_structures"],
+        ablation=config["report"]["ablation"],
         rounds=ROUNDS,
     script:
         "../../scripts/report_round.py"
@@ -39,7 +62,7 @@ rule report_campaign:
         metrics=expand("results/round_{round}/metrics.csv", round=ROUNDS),
         labelled=expand("results/round_{round}/descriptors.csv", round=ROUNDS),
         reports=expand("results/round_{round}/report.html", round=ROUNDS),
-        results=all_references,
+        best=f"results/round_{ROUNDS[-1]}/best.extxyz",
     output:
         report=report(
             "results/report.html",
@@ -59,8 +82,8 @@ rule report_campaign:
     conda:
         "../../envs/strata.yaml"
     params:
-        particle=PARTICLE,
+        elements=config["elements"],
         descriptors=config["descriptors"],
-        report=config["report"],
+        best_structures=config["report"]["best_structures"],
     script:
         "../../scripts/report_campaign.py"

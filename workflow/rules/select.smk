@@ -16,10 +16,8 @@ checkpoint select_batch:
     conda:
         "../../envs/strata.yaml"
     params:
-        particle=PARTICLE,
-        selection=config["selection"],
-        batch_size=config["batch_size"],
-        pool_size=config["pool_size"],
-        seed=config["seed"],
+        campaign=campaign_params(
+            "search", "selection", "batch_size", "pool_size", "seed"
+        ),
     script:
         "../../scripts/select_batch.py"

@@ -17,9 +17,6 @@ rule train_model:
     conda:
         "../../envs/strata.yaml"
     params:
-        model=config["model"],
-        batch_size=config["batch_size"],
-        seed=config["seed"],
-        ground_truth_energy=config["ground_truth_energy"],
+        campaign=campaign_params("model", "batch_size", "seed", "ground_truth_energy"),
     script:
         "../../scripts/train_model.py"

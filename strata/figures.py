@@ -1,0 +1,312 @@
+"""The matplotlib (Agg) figures of the reports: progress, ranks, SHAP, structures.
+
+Every function returns a :class:`matplotlib.figure.Figure` built from tables (metrics, the
+labelled table, the explanation tables of :mod:`strata.explain`) or structures; nothing here
+fits a model. :func:`strata.report.figure_html` embeds a figure in a page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from strata.descriptors import region_of_feature  # noqa: E402
+from strata.explain import mean_abs_shap  # noqa: E402
+
+REGION_COLOURS = {"surface": "#d95f02", "intermediate": "#7570b3", "core": "#1b9e77",
+                  "cross-region": "#e7298a", "global": "#666666"}
+_NAME_PATTERNS = [
+    (r"frac\.(\w+)$", r"\1 fraction"),
+    (r"count\.(\w+)$", r"\1 atoms"),
+    (r"cn\.(\w+)$", r"\1 mean coordination"),
+    (r"bonds\.(\w+)-(\w+)$", r"\1–\2 bonds"),
+    (r"bondlen\.(\w+)-(\w+)\.mean$", r"\1–\2 bond length"),
+    (r"bondlen\.(\w+)-(\w+)\.std$", r"\1–\2 bond-length spread"),
+    (r"wc\.(\w+)-(\w+)$", r"Warren–Cowley α(\1→\2)"),
+    (r"bonds$", "bonds"),
+    (r"atoms$", "atoms"),
+    (r"entropy$", "mixing entropy"),
+]
+
+
+
+def png(fig, dpi=90):
+    """The figure as PNG bytes (the figure is closed)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- names
+
+def readable_name(name):
+    """A short human-readable label of a descriptor feature name.
+
+    ``surface.frac.Pt`` → ``surface: Pt fraction``; ``surface-intermediate.bonds.Pt-Au`` →
+    ``surface→intermediate: Pt–Au bonds``; unknown patterns are returned unchanged.
+    """
+    try:
+        region = region_of_feature(name)
+    except ValueError:
+        return name
+    prefix, _, rest = name.partition(".")
+    where = prefix.replace("-", "→") if region == "cross-region" else prefix
+    site = re.match(r"site\.(\w+)\.(.*)", rest)
+    if site:
+        where, rest = f"{where} {site.group(1)} sites", site.group(2)
+    # a bare "count" counts bonds across a border, atoms in a region
+    count = (r"count$", "bonds" if region == "cross-region" else "atoms")
+    for pattern, replacement in [*_NAME_PATTERNS[:7], count, *_NAME_PATTERNS[7:]]:
+        if re.fullmatch(pattern, rest):
+            return f"{where}: {re.sub(pattern, replacement, rest)}"
+    return f"{where}: {rest}"
+
+
+# ----------------------------------------------------------------------------- SHAP
+
+def beeswarm_figure(values, data, top=15):
+    """SHAP beeswarm of the ``top`` features: one dot per structure, coloured by feature value.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        SHAP values, one column per feature (rows: explained structures).
+    data : pandas.DataFrame
+        The explained structures' feature values (same rows, at least the same columns).
+    top : int
+    """
+    names = list(mean_abs_shap(values).index[:top])[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(names) + 1.2))
+    rng = np.random.default_rng(0)
+    points = None
+    for y, name in enumerate(names):
+        shap_col = values[name].to_numpy()
+        feature = data[name].to_numpy(dtype=float)
+        span = np.ptp(feature) if len(feature) else 0.0
+        colour = (feature - feature.min()) / span if span > 0 else np.full(len(feature), 0.5)
+        points = ax.scatter(shap_col, y + _swarm_offsets(shap_col, rng), c=colour,
+                            cmap="coolwarm", vmin=0, vmax=1, s=12, edgecolors="none")
+    ax.axvline(0, color="#888", lw=0.8)
+    ax.set_yticks(range(len(names)), [readable_name(n) for n in names])
+    ax.set_xlabel("SHAP value (score units; > 0 pushes towards 'more stable')")
+    ax.set_title("SHAP summary (beeswarm)")
+    if points is not None:
+        bar = fig.colorbar(points, ax=ax, pad=0.01, aspect=30)
+        bar.set_ticks([0, 1], labels=["low", "high"])
+        bar.set_label("feature value")
+    return fig
+
+
+def _swarm_offsets(x, rng, width=0.35):
+    """Vertical offsets that spread dots of similar x (a simple beeswarm)."""
+    if len(x) < 2 or np.ptp(x) == 0:
+        return rng.uniform(-width / 2, width / 2, len(x))
+    bins = np.digitize(x, np.linspace(x.min(), x.max(), 40))
+    offsets = np.zeros(len(x))
+    for b in np.unique(bins):
+        rows = np.flatnonzero(bins == b)
+        k = np.arange(len(rows))
+        offsets[rows] = (np.ceil(k / 2) * np.where(k % 2, 1, -1)) * 0.06
+    scale = np.abs(offsets).max()
+    return offsets * (width / scale) if scale > width else offsets
+
+
+def importance_figure(values, top=15):
+    """Mean |SHAP| of the ``top`` features, coloured by region."""
+    importance = mean_abs_shap(values).iloc[:top][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(importance) + 1.2))
+    colours = [REGION_COLOURS[region_of_feature(n)] for n in importance.index]
+    ax.barh([readable_name(n) for n in importance.index], importance.to_numpy(), color=colours)
+    ax.set_xlabel("mean |SHAP| (score units)")
+    ax.set_title("Top features by mean |SHAP| (colour = region)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in REGION_COLOURS.values()]
+    ax.legend(handles, REGION_COLOURS.keys(), loc="lower right", fontsize=8)
+    return fig
+
+
+def region_figure(regions):
+    """SHAP mass per region (share of the total mean |SHAP|).
+
+    Parameters
+    ----------
+    regions : pandas.DataFrame
+        :func:`strata.explain.region_shap` (columns ``region`` and ``share``).
+    """
+    names = regions["region"].to_numpy()[::-1]
+    shares = regions["share"].fillna(0).to_numpy()[::-1]
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.barh(names, shares * 100, color=[REGION_COLOURS[r] for r in names])
+    for y, share in enumerate(shares):
+        ax.text(share * 100 + 0.5, y, f"{share:.0%}", va="center", fontsize=9)
+    ax.set_xlabel("share of total mean |SHAP| (%)")
+    ax.set_title("SHAP mass per region")
+    ax.set_xlim(0, max(100 * shares.max(initial=0) * 1.2, 10))
+    return fig
+
+
+# ----------------------------------------------------------------------------- progress
+
+def progress_figure(metrics):
+    """Best energy and regret against reference calls; batch and CV ranking quality per round."""
+    metrics = metrics.sort_values("round")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    _energy_axes(axes[0], metrics)
+    _quality_axes(axes[1], metrics)
+    fig.tight_layout()
+    return fig
+
+
+def _energy_axes(ax, metrics):
+    """Best energy (and regret, on a twin axis) against reference calls."""
+    ax.plot(metrics["reference_calls"], metrics["best_energy"], "o-", color="#1b6ca8",
+            label="best energy")
+    ax.set_xlabel("reference calls")
+    ax.set_ylabel("best energy so far (eV)", color="#1b6ca8")
+    if "regret" in metrics and metrics["regret"].notna().any():
+        twin = ax.twinx()
+        twin.plot(metrics["reference_calls"], metrics["regret"], "s--", color="#d95f02",
+                  label="regret")
+        twin.set_ylabel("regret (eV)", color="#d95f02")
+        top = max(float(metrics["regret"].max()), 1e-3)
+        twin.set_ylim(-0.05 * top, 1.1 * top)
+    ax.set_title("Best energy and regret vs reference calls")
+
+
+def _quality_axes(ax, metrics):
+    """Spearman, Kendall and recall of the batch and of the cross-validation per round."""
+    for column, style in (("cv.spearman", "o-"), ("batch.spearman", "s--"),
+                          ("cv.kendall", "^-"), ("batch.kendall", "v--")):
+        if column in metrics and metrics[column].notna().any():
+            ax.plot(metrics["round"], metrics[column], style, label=column)
+    for column in [c for c in metrics.columns if c.startswith("batch.recall@")]:
+        ax.plot(metrics["round"], metrics[column], "d:", label=column)
+    ax.axhline(0, color="#aaa", lw=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("round")
+    ax.set_title("Ranking quality per round")
+    ax.set_xticks(metrics["round"])
+    ax.legend(fontsize=7, loc="lower left", ncol=2)
+
+
+# ----------------------------------------------------------------------------- model view
+
+def rank_figure(batch, labelled):
+    """Predicted rank vs reference rank of a batch, and its scores against energies.
+
+    Parameters
+    ----------
+    batch : pandas.DataFrame
+        The labelled rows of one round, with ``score`` and ``uncertainty`` at selection.
+    labelled : pandas.DataFrame
+        Every labelled row up to that round (the best energy so far, earlier labels).
+    """
+    ok = batch[np.isfinite(batch["energy"]) & np.isfinite(batch["score"])]
+    round_ = batch["round"].max()
+    so_far = labelled[(labelled["round"] <= round_) & np.isfinite(labelled["energy"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    _rank_axes(axes[0], ok)
+    _score_axes(axes[1], ok, so_far, round_)
+    fig.tight_layout()
+    return fig
+
+
+def _rank_axes(ax, ok):
+    """Predicted against reference rank within the batch, per composition."""
+    for composition, group in ok.groupby("composition"):
+        predicted = group["score"].rank(ascending=False, method="first")
+        true = group["energy"].rank(method="first")
+        ax.scatter(predicted, true, s=60, label=composition, zorder=3)
+        for p, t, sid in zip(predicted, true, group["structure_id"], strict=True):
+            ax.annotate(sid, (p, t), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    n = max(len(ok), 2)
+    ax.plot([1, n], [1, n], color="#aaa", lw=0.8, zorder=1)
+    ax.set_xlabel("predicted rank in batch (1 = predicted most stable)")
+    ax.set_ylabel("reference rank in batch (1 = lowest energy)")
+    ax.set_title("Predicted vs reference rank of the new batch")
+    ax.legend(fontsize=7)
+
+
+def _score_axes(ax, ok, so_far, round_):
+    """Scores (± uncertainty) of the batch of ``round_`` against the energy above the best
+    so far; the labels of earlier rounds as ticks on the bottom axis."""
+    best = so_far.groupby("composition")["energy"].min()
+    for composition, group in ok.groupby("composition"):
+        ax.errorbar(group["energy"] - best[composition], group["score"],
+                    yerr=group["uncertainty"].fillna(0), fmt="o", capsize=3,
+                    label=f"{composition} batch")
+    earlier = so_far[so_far["round"] < round_]
+    if not earlier.empty:
+        delta = earlier["energy"] - earlier["composition"].map(best)
+        right = ax.get_xlim()[1]
+        shown = delta[delta <= right]
+        ax.plot(shown, np.full(len(shown), ax.get_ylim()[0]), "|", color="#999", ms=12,
+                label=f"earlier labels ({len(delta) - len(shown)} more beyond the axis)")
+    ax.set_xlabel("energy above the best so far (eV)")
+    ax.set_ylabel("score at selection ± uncertainty")
+    ax.set_title("Scores of the batch (higher = predicted more stable)")
+    ax.legend(fontsize=7)
+
+
+# ----------------------------------------------------------------------------- structures
+
+def layer_profile(atoms, topology, elements):
+    """Element fraction per layer (rows: layer index from the surface, columns: elements)."""
+    symbols = np.asarray(atoms.get_chemical_symbols())
+    rows = {}
+    for layer in np.unique(topology.layer):
+        in_layer = symbols[topology.layer == layer]
+        rows[int(layer)] = {e: float(np.mean(in_layer == e)) for e in elements}
+        rows[int(layer)]["atoms"] = len(in_layer)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("layer")
+
+
+def cut_away(atoms):
+    """The half of a particle below its centre plane (z ≤ centre), to show the inside."""
+    z = atoms.positions[:, 2]
+    return atoms[z <= atoms.get_center_of_mass()[2] + 0.1]
+
+
+def structure_figure(atoms, topology, elements, title):
+    """One structure: whole particle, cut-away and element fraction per layer."""
+    from ase.visualize.plot import plot_atoms
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4),
+                             gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    plot_atoms(atoms, axes[0], rotation="10x,15y,0z", radii=0.9)
+    axes[0].set_title("whole particle", fontsize=9)
+    plot_atoms(cut_away(atoms), axes[1], rotation="0x,0y,0z", radii=0.9)
+    axes[1].set_title("cut-away (front half removed)", fontsize=9)
+    for ax in axes[:2]:
+        ax.set_axis_off()
+    _profile_axes(axes[2], layer_profile(atoms, topology, elements), elements)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _profile_axes(ax, profile, elements):
+    """Stacked element fractions per layer, atoms per layer written above the bars."""
+    from ase.data import atomic_numbers
+    from ase.data.colors import jmol_colors
+
+    bottom = np.zeros(len(profile))
+    for element in elements:
+        ax.bar(profile.index, profile[element], bottom=bottom,
+               color=jmol_colors[atomic_numbers[element]], edgecolor="#333", label=element)
+        bottom += profile[element].to_numpy()
+    for layer, count in profile["atoms"].items():
+        ax.text(layer, 1.02, f"{count}", ha="center", fontsize=7)
+    ax.set_xticks(profile.index, ["surface" if i == 0 else str(i) for i in profile.index])
+    ax.set_xlabel("layer (graph distance from the surface; numbers: atoms)")
+    ax.set_ylabel("element fraction")
+    ax.set_ylim(0, 1.1)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("composition per layer", fontsize=9)

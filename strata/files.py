@@ -1,0 +1,249 @@
+"""The campaign's file formats: candidate tables, batches, labelled tables, seeds.
+
+Rule scripts read and write only through these functions, so every stage agrees on one
+format:
+
+* ``candidates.csv`` — one ordering per row: ``template``, ``composition``, ``origin``,
+  ``codes`` (element indices separated by spaces) and, after round 0, ``score`` and
+  ``uncertainty``.
+* ``batch.extxyz`` — the structures to compute, ``info`` with ``structure_id``, ``round``,
+  ``template``, ``composition``, ``origin`` (and ``predicted_rank``, ``score``,
+  ``uncertainty`` after round 0).
+* ``descriptors.csv`` — one labelled structure per row: :data:`LABEL_COLUMNS`, ``codes``, then
+  the named descriptor columns.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase.io import read, write
+
+from strata import generation, orderings
+from strata.atomic import replacing
+
+LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
+                 "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
+                 "uncertainty"]
+STAGES = ("generate", "select", "train")
+
+
+def round_rng(seed, round_, stage):
+    """Independent, reproducible random stream for one stage of one round."""
+    return np.random.default_rng([seed, round_, STAGES.index(stage)])
+
+
+def structure_id(round_, index):
+    """``"r03-007"``: structure 7 of round 3."""
+    return f"r{round_:02d}-{index:03d}"
+
+
+def codes_to_text(codes):
+    """Ordering as text (element indices separated by spaces)."""
+    return " ".join(map(str, np.asarray(codes, dtype=int)))
+
+
+def codes_from_text(text):
+    """Ordering from :func:`codes_to_text`."""
+    return np.array(text.split(), dtype=orderings.CODE_DTYPE)
+
+
+def write_csv(table, path):
+    """Write a table through a temporary file and a rename."""
+    with replacing(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def write_candidates(candidates, path):
+    """Write a candidate table (``codes`` arrays as text; per-row descriptor arrays, which
+    the search keeps in memory, are left out)."""
+    table = candidates.drop(columns=["descriptor"], errors="ignore")
+    write_csv(table.assign(codes=table["codes"].map(codes_to_text)), path)
+
+
+def empty_candidates():
+    """A candidate table with no rows (the stop rule was met)."""
+    return pd.DataFrame({"template": pd.Series(dtype=int), "codes": pd.Series(dtype=object),
+                         "composition": pd.Series(dtype=str), "origin": pd.Series(dtype=str),
+                         "score": pd.Series(dtype=float), "uncertainty": pd.Series(dtype=float)})
+
+
+def read_candidates(path):
+    """Read a candidate table (``codes`` back as arrays)."""
+    table = pd.read_csv(path)
+    table["codes"] = table["codes"].map(codes_from_text)
+    return table
+
+
+def batch_structures(batch, templates, elements, round_):
+    """The batch as :class:`ase.Atoms`, numbered ``structure_id(round_, i)``."""
+    numbers = [c for c in ("predicted_rank", "score", "uncertainty") if c in batch]
+    return [
+        generation.structure_atoms(
+            templates[row.template], row.codes, elements,
+            structure_id=structure_id(round_, i), round=round_, template=int(row.template),
+            composition=row.composition, origin=row.origin,
+            pick=getattr(row, "pick", "initial"),
+            **{c: float(getattr(row, c)) for c in numbers},
+        )
+        for i, row in enumerate(batch.itertuples(index=False))
+    ]
+
+
+def write_structures(structures, path):
+    """Write structures to one extended-XYZ file atomically (an empty file for none); text
+    ``info`` is made safe for the format (:func:`_extxyz_safe`)."""
+    with replacing(path) as tmp:
+        if structures:
+            write(tmp, [_extxyz_safe(atoms) for atoms in structures], format="extxyz")
+        else:
+            tmp.write_text("")
+
+
+def read_structures(path):
+    """All structures of an extended-XYZ file (none for an empty file: an empty batch)."""
+    if Path(path).stat().st_size == 0:
+        return []
+    return read(path, index=":", format="extxyz")
+
+
+def label_row(result, elements):
+    """One row of a labelled table from a reference result."""
+    ok = result.info["status"] == "ok"
+    row = {c: result.info.get(c, np.nan) for c in LABEL_COLUMNS if c != "energy"}
+    row["energy"] = result.get_potential_energy() if ok else np.nan
+    row["codes"] = codes_to_text(
+        orderings.codes_from_symbols(result.get_chemical_symbols(), elements)
+    )
+    return row
+
+
+def read_table(path):
+    """One ``descriptors.csv`` table as written (``codes`` as text)."""
+    return pd.read_csv(path)
+
+
+def concat_labelled(tables):
+    """Labelled tables of several rounds (from :func:`read_table`) as one, ``codes`` as
+    arrays."""
+    table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+    table["codes"] = table["codes"].map(codes_from_text)
+    return table
+
+
+def read_labelled(paths):
+    """Concatenate ``descriptors.csv`` tables of several rounds (``codes`` as arrays)."""
+    return concat_labelled([read_table(p) for p in paths])
+
+
+def round_trip(value, write, read, suffix):
+    """``read`` of what ``write`` makes of ``value`` in a temporary file.
+
+    What the next rule of the workflow sees of a rule's output; :func:`strata.rounds.run`
+    hands every output over this way, so that an in-process campaign is the workflow's.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"file{suffix}"
+        write(value, path)
+        return read(path)
+
+
+def labelled_table(results, elements, settings):
+    """Labels and descriptors of reference results (an empty table with every column for
+    none, e.g. a round after the stop rule)."""
+    from strata.descriptors import feature_names
+    from strata.featurizer import describe_many
+
+    if not results:
+        return pd.DataFrame(columns=LABEL_COLUMNS + ["codes"] + feature_names(settings))
+    labels = pd.DataFrame([label_row(result, elements) for result in results])
+    features = describe_many(results, settings).reset_index(drop=True)
+    return pd.concat([labels, features], axis=1)
+
+
+def feature_columns(table):
+    """The descriptor columns of a labelled table (everything but labels and codes)."""
+    return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"]
+
+
+
+# --- Reference results: one extended-XYZ file per calculation --------------------------------
+# ``references/{index}.extxyz`` and the store's ``{key}.extxyz``: the structure, a single-point
+# calculator with energy and forces (when ``status`` is ``ok``) and the ``info`` keys of
+# :func:`strata.reference.compute`.
+
+
+def one_line(text):
+    """``text`` on one line (whitespace collapsed, no backslashes): safe in extended XYZ.
+
+    Parameters
+    ----------
+    text : object
+        Anything; its ``str`` is used.
+
+    Returns
+    -------
+    str
+    """
+    return " ".join(str(text).replace("\\", "/").split())
+
+
+def _extxyz_safe(atoms):
+    """A copy of ``atoms`` whose text ``info`` survives extended XYZ.
+
+    ASE writes an empty string as ``key=`` and reads the next pair into it (``reason=`` would
+    swallow ``calculator=emt``), and a newline breaks the file: empty strings are dropped
+    (:func:`read_result` restores ``reason``) and text is put on one line.
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    calc = atoms.calc
+    atoms = atoms.copy()
+    if calc is not None:
+        atoms.calc = SinglePointCalculator(atoms, **calc.results)
+    for key, value in list(atoms.info.items()):
+        if isinstance(value, str):
+            value = one_line(value)
+            if value:
+                atoms.info[key] = value
+            else:
+                del atoms.info[key]
+    return atoms
+
+
+def write_result(atoms, path):
+    """Write a reference result atomically (temporary file and rename; MPI rank 0 only).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        A result of :func:`strata.reference.compute` (or any labelled structure).
+    path : path-like
+        Target extended-XYZ file.
+    """
+    from ase.parallel import world
+
+    if world.rank != 0:
+        return
+    with replacing(path) as tmp:
+        write(tmp, _extxyz_safe(atoms), format="extxyz", parallel=False)
+
+
+def read_result(path):
+    """Read a result file written by :func:`write_result`.
+
+    Parameters
+    ----------
+    path : path-like
+        An extended-XYZ result file.
+
+    Returns
+    -------
+    ase.Atoms
+        With its calculator and ``info``; ``reason`` is ``""`` when it was empty.
+    """
+    atoms = read(path, format="extxyz", parallel=False)
+    if "status" in atoms.info:
+        atoms.info.setdefault("reason", "")
+    return atoms

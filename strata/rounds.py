@@ -1,0 +1,221 @@
+"""One round of a campaign as job functions: the one code path of every round.
+
+Each stage of the workflow is one function here. A rule script reads its inputs, calls the
+job and writes its outputs (``scripts/*.py``); :func:`run` calls the same jobs in-process, in
+the same order, for benchmarks and tests. Nothing else runs a round.
+
+=========  ==============================  ==========================================
+stage      job                             rule (files)
+=========  ==============================  ==========================================
+generate   :func:`generate`                generate_candidates → candidates.csv
+select     :func:`select`                  select_batch → batch.extxyz
+reference  :func:`reference`               compute_reference → references/NNN.extxyz
+describe   :func:`describe`                describe_structures → descriptors.csv
+train      :func:`train`                   train_model → model.txt/json, metrics.csv
+explain    :func:`explain`                 explain_model → explain/*.csv
+report     :mod:`strata.report`            report_round → report.html (rendering only)
+=========  ==============================  ==========================================
+
+Every job takes the :class:`strata.campaign.Campaign` context first, then the round and its
+inputs as data, and returns data; each stage draws its random numbers from its own stream
+(:func:`strata.files.round_rng`), so the same config and seed give the same campaign whoever
+runs it.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from strata import evaluation, files, ranking, search, selection
+from strata import explain as explain_module
+from strata import reference as reference_module
+
+
+class NothingToTrainOn(RuntimeError):
+    """Every reference calculation so far failed."""
+
+
+def generate(campaign, round_, labelled=None, surrogate=None):
+    """Candidates of a round: the initial set (round 0) or the model-guided pool.
+
+    Parameters
+    ----------
+    campaign : strata.campaign.Campaign
+    round_ : int
+    labelled : pandas.DataFrame, optional
+        Every structure labelled in earlier rounds (rounds >= 1).
+    surrogate : strata.ranking.Surrogate, optional
+        The model of the round before (rounds >= 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The candidate table (:mod:`strata.files`); no rows once the stop rule is met.
+    """
+    rng = files.round_rng(campaign.settings.seed, round_, "generate")
+    if round_ == 0:
+        return search.initial_pool(campaign, rng)
+    if selection.should_stop(labelled, campaign.settings.selection.stop_after):
+        return files.empty_candidates()
+    return search.candidate_pool(campaign, labelled, surrogate, rng)
+
+
+def choose(campaign, round_, candidates, labelled=None):
+    """The batch of a round as a candidate table: round 0 takes the whole initial set;
+    later rounds choose ``batch_size`` candidates, never one already computed (nor a
+    symmetry-equivalent one)."""
+    if round_ == 0 or candidates.empty:
+        return candidates
+    return choose_from(campaign, round_, candidates,
+                       selection.computed_keys(campaign.symmetry, labelled))
+
+
+def choose_from(campaign, round_, candidates, computed):
+    """``batch_size`` candidates of a scored pool whose ``key`` is not in ``computed``
+    (:func:`strata.selection.select_batch` with the campaign's settings and the round's
+    random stream)."""
+    rng = files.round_rng(campaign.settings.seed, round_, "select")
+    return selection.select_batch(candidates, computed, campaign.settings.batch_size,
+                                  campaign.settings.selection, rng)
+
+
+def select(campaign, round_, candidates, labelled=None):
+    """The structures of a round to compute (:func:`choose`), as :class:`ase.Atoms`
+    numbered ``rNN-NNN``."""
+    batch = choose(campaign, round_, candidates, labelled)
+    return files.batch_structures(batch, campaign.templates, campaign.elements, round_)
+
+
+def reference(campaign, atoms, store=None, txt=None):
+    """The reference result of one structure (through the calculation store if given)."""
+    settings = campaign.settings.reference_dict()
+    if store is None:
+        return reference_module.compute(atoms, settings, txt=txt)
+    from strata.store import compute_cached
+
+    return compute_cached(atoms, settings, store, txt=txt)[0]
+
+
+def describe(campaign, results):
+    """Labels and layer descriptors of a round's reference results (one row each)."""
+    return files.labelled_table(results, campaign.elements, campaign.settings.descriptors)
+
+
+def fit_model(campaign, labelled):
+    """The surrogate trained on every structure of ``labelled`` (failed ones left out).
+
+    Raises
+    ------
+    NothingToTrainOn
+        When every reference calculation so far failed.
+    """
+    if not labelled["energy"].notna().any():
+        raise NothingToTrainOn(
+            "every reference calculation so far failed (see 'reason' in "
+            "results/round_*/references/*.extxyz, or `ase db results/references.db "
+            "status=failed`); failed calculations are not stored, so fix the reference "
+            "settings and rerun")
+    settings = campaign.settings
+    return ranking.fit_surrogate(
+        labelled[files.feature_columns(labelled)], labelled["energy"].to_numpy(),
+        ranking.groups_of(labelled, settings.model), settings.model, settings.seed)
+
+
+def train(campaign, round_, labelled):
+    """The surrogate of a round (:func:`fit_model`) and the round's metrics (the new batch
+    scores the model that chose it; cross-validation on every label)."""
+    settings = campaign.settings
+    metrics = evaluation.round_metrics(labelled, round_, settings.model, settings.seed,
+                                       settings.batch_size, settings.ground_truth_energy)
+    return fit_model(campaign, labelled), metrics
+
+
+def explain(campaign, labelled, surrogate):
+    """What the surrogate of a round has learnt, as tables: SHAP values, SHAP mass per
+    region, the region ablation and the layer-weight table
+    (:func:`strata.explain.explain_round`)."""
+    settings = campaign.settings
+    return explain_module.explain_round(labelled, surrogate, surrogate.settings,
+                                        settings.report, settings.seed, settings.batch_size)
+
+
+@dataclass
+class Round:
+    """What one round of :func:`run` produced."""
+
+    round: int
+    candidates: pd.DataFrame
+    batch: list
+    results: list
+    labelled: pd.DataFrame
+    surrogate: ranking.Surrogate
+    metrics: pd.DataFrame
+    seconds: dict
+
+
+def run(campaign, compute=None, rounds=None):
+    """Run a campaign in-process, round after round, through the job functions.
+
+    Parameters
+    ----------
+    campaign : strata.campaign.Campaign
+    compute : callable, optional
+        ``compute(atoms) -> result`` for each structure of a batch (default:
+        :func:`reference` without a store). A benchmark passes its counting oracle.
+    rounds : int, optional
+        Number of rounds (default: ``campaign.settings.rounds``).
+
+    Yields
+    ------
+    Round
+        After each round's training; stop iterating to stop the campaign. A round with an
+        empty batch (stop rule) ends it.
+    """
+    compute = compute or (lambda atoms: reference(campaign, atoms))
+    tables, labelled, surrogate = [], None, None
+    for round_ in range(campaign.settings.rounds if rounds is None else rounds):
+        clock = _Clock()
+        # every hand-over goes through its file format, as between two rules
+        with clock("generate"):
+            candidates = files.round_trip(generate(campaign, round_, labelled, surrogate),
+                                          files.write_candidates, files.read_candidates, ".csv")
+        with clock("select"):
+            batch = files.round_trip(select(campaign, round_, candidates, labelled),
+                                     files.write_structures, files.read_structures, ".extxyz")
+        if not batch:
+            return
+        with clock("reference"):
+            results = [files.round_trip(compute(atoms), files.write_result, files.read_result,
+                                        ".extxyz") for atoms in batch]
+        with clock("describe"):
+            tables.append(files.round_trip(describe(campaign, results), files.write_csv,
+                                           files.read_table, ".csv"))
+            labelled = files.concat_labelled(tables)
+        with clock("train"):
+            surrogate, metrics = train(campaign, round_, labelled)
+            surrogate = files.round_trip(surrogate, ranking.Surrogate.save,
+                                         ranking.load_surrogate, "")
+        yield Round(round_, candidates, batch, results, labelled, surrogate, metrics,
+                    clock.seconds)
+
+
+class _Clock:
+    """Wall time per stage of one round (a context manager per stage)."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage):
+        start = time.perf_counter()
+        yield
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+def best_energy(labelled):
+    """Lowest finite energy of a labelled table (NaN for none)."""
+    energy = labelled["energy"].to_numpy(float)
+    return float(np.nanmin(energy)) if np.isfinite(energy).any() else np.nan

@@ -1,0 +1,320 @@
+"""Typed, frozen settings of a campaign, one class per config section.
+
+Every default lives in ``workflow/schemas/config.schema.yaml`` and nowhere else: a settings
+object is built from a config section *after* the schema has filled it in
+(:func:`section_with_defaults` does that for one section, e.g. in tests or notebooks). The
+objects are built once, from the validated config, and passed down to the job functions of
+:mod:`strata.rounds`; nothing below them reads a config dict.
+
+>>> from strata.settings import ModelSettings
+>>> ModelSettings.from_config({"n_estimators": 50}).learning_rate   # the schema's default
+0.05
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@functools.cache
+def schema():
+    """The JSON schema of the campaign configuration (read once; do not modify)."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def schema_default(section, key):
+    """The schema's default of ``section.key`` (for library functions that take one)."""
+    return schema()["properties"][section]["properties"][key]["default"]
+
+def section_with_defaults(name, values=None):
+    """Config section ``name`` with every default of the schema filled in.
+
+    Parameters
+    ----------
+    name : str
+        A top-level key of the schema whose value is an object (``model``, ``search``, …).
+    values : dict, optional
+        The keys set by hand; they are checked against the schema.
+
+    Raises
+    ------
+    strata.config.ConfigError
+        For an unknown key or a value of the wrong type, naming ``name.key``.
+    """
+    from strata.config import validate_section
+
+    section = json.loads(json.dumps(values or {}))
+    validate_section(name, section)
+    return section
+
+
+def _frozen(value):
+    """Read-only view of mappings (nested), tuples for lists: settings stay hashable-ish."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _plain(value):
+    """Inverse of :func:`_frozen`: JSON-ready dicts and lists."""
+    if isinstance(value, MappingProxyType | dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Section:
+    """Shared constructors of the section settings (a frozen dataclass per section)."""
+
+    SECTION = ""
+
+    @classmethod
+    def from_config(cls, values=None):
+        """Settings from a config section (missing keys take the schema's defaults)."""
+        section = section_with_defaults(cls.SECTION, values)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: _frozen(v) for k, v in section.items() if k in names})
+
+    def to_dict(self):
+        """The section as plain JSON-ready data (inverse of :meth:`from_config`)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes):
+        """A copy with ``changes`` (checked against the schema like a config section)."""
+        return type(self).from_config({**self.to_dict(), **changes})
+
+
+@dataclass(frozen=True)
+class ModelSettings(_Section):
+    """The ``model`` section: the LightGBM surrogate and its linear prior."""
+
+    SECTION = "model"
+    kind: str
+    levels: int
+    label_gain: str
+    n_estimators: int
+    learning_rate: float
+    num_leaves: int
+    max_depth: int
+    min_child_samples: int
+    subsample: float
+    colsample_bytree: float
+    reg_lambda: float
+    linear_tree: bool
+    prior: str
+    prior_weight: float
+    prior_features: str
+    region_weights: MappingProxyType
+    ensemble_size: int
+    group_by_template: bool | str
+
+    def region_weight(self, block):
+        """Weight of one descriptor block in the linear prior."""
+        return float(self.region_weights.get(block, 1.0))
+
+
+@dataclass(frozen=True)
+class SearchSettings(_Section):
+    """The ``search`` section: how each round's candidate pool is built on the model."""
+
+    SECTION = "search"
+    passes: int
+    population: int
+    children: int
+    neighbourhood: int
+    polish: int
+    compound_swaps: int
+    parents: int
+    max_swaps: int
+    fresh_share: float
+    structured: bool
+    symmetry: bool
+    symmetry_tolerance: float
+
+
+@dataclass(frozen=True)
+class SelectionSettings(_Section):
+    """The ``selection`` section: how the batch is chosen from the pool, and when to stop."""
+
+    SECTION = "selection"
+    exploration: float
+    exploration_method: str
+    exploration_top: float
+    batch_distinct_scores: bool
+    batch_min_distance: int
+    stop_after: int | None
+
+
+@dataclass(frozen=True)
+class ReportSettings(_Section):
+    """The ``report`` section."""
+
+    SECTION = "report"
+    best_structures: int
+    shap_samples: int
+    ablation: bool
+    weighting_schemes: MappingProxyType
+
+
+SURFACE_METHODS = ("coordination", "geometric", "consensus")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerSettings:
+    """Settings of the neighbour graph, the surface test and the regions.
+
+    Parameters
+    ----------
+    bond_factor : float
+        *f* in ``d_ij < f (r_i + r_j)``.
+    bulk_coordination : int
+        Coordination of a bulk atom of the lattice (12 for fcc/hcp/icosahedral
+        close packing, 8 for bcc); atoms below it are surface atoms.
+    intermediate_layers : int
+        *k*: layers 1..k form the intermediate region, layers > k the core.
+        With ``k = 0`` there is no intermediate region.
+    surface_method : str
+        ``"coordination"`` (coordination below ``bulk_coordination``),
+        ``"geometric"`` (a probe sphere touches the atom from outside, see
+        :func:`strata.layers.exposed_atoms`) or ``"consensus"`` (both).
+    site_bins : tuple of int
+        Coordination numbers where the surface site classes start:
+        vertex < ``site_bins[0]`` <= edge < ``site_bins[1]`` <= facet.
+        The default (7, 9) puts icosahedral and (111) facets (CN 9) in
+        *facet*, icosahedral edges (CN 8) and fcc edges (CN 7) in *edge*
+        and corners (CN <= 6) in *vertex*; (100) facets (CN 8) count as edge.
+    """
+
+    bond_factor: float = schema_default("descriptors", "bond_factor")
+    bulk_coordination: int = schema_default("descriptors", "bulk_coordination")
+    intermediate_layers: int = schema_default("descriptors", "intermediate_layers")
+    surface_method: str = schema_default("descriptors", "surface_method")
+    site_bins: tuple[int, int] = (7, 9)
+
+    def __post_init__(self):
+        if self.bond_factor <= 0:
+            raise ValueError(f"bond_factor must be positive, got {self.bond_factor}")
+        if self.intermediate_layers < 0:
+            raise ValueError("intermediate_layers must be >= 0")
+        if self.surface_method not in SURFACE_METHODS:
+            raise ValueError(
+                f"surface_method must be one of {SURFACE_METHODS}, got {self.surface_method!r}"
+            )
+        if len(self.site_bins) != 2 or self.site_bins[0] > self.site_bins[1]:
+            raise ValueError(f"site_bins must be two increasing numbers, got {self.site_bins}")
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """Region names from the outside in; no intermediate region when k = 0."""
+        if self.intermediate_layers == 0:
+            return ("surface", "core")
+        return ("surface", "intermediate", "core")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescriptorSettings(LayerSettings):
+    """Settings of the descriptor: the element list plus the layer settings.
+
+    Parameters
+    ----------
+    elements : sequence of str
+        The campaign's elements; fixes the feature space.
+    chunk_size : int
+        Orderings described at once (bounds memory).
+    **layer settings
+        ``bond_factor``, ``bulk_coordination``, ``intermediate_layers``,
+        ``surface_method``, ``site_bins`` (see :class:`LayerSettings`).
+    """
+
+    elements: tuple[str, ...]
+    chunk_size: int = 4096
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "elements", tuple(self.elements))
+        if len(set(self.elements)) != len(self.elements) or not self.elements:
+            raise ValueError(f"elements must be unique and non-empty, got {self.elements}")
+
+    @classmethod
+    def from_config(cls, elements, section=None) -> DescriptorSettings:
+        """Settings from a campaign's element list and its ``descriptors`` config section
+        (missing keys take the schema's defaults)."""
+        section = section_with_defaults("descriptors", section)
+        return cls(
+            elements=tuple(elements),
+            bond_factor=section["bond_factor"],
+            bulk_coordination=section["bulk_coordination"],
+            intermediate_layers=section["intermediate_layers"],
+            surface_method=section["surface_method"],
+        )
+
+    @property
+    def borders(self) -> tuple[str, ...]:
+        """Names of the borders between consecutive regions, e.g. ``surface-intermediate``."""
+        regions = self.region_names
+        return tuple(f"{a}-{b}" for a, b in zip(regions, regions[1:], strict=False))
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """Every section of a validated campaign config, built once.
+
+    ``descriptors`` is a :class:`DescriptorSettings`; ``reference`` holds
+    the settings that decide a reference result (:func:`strata.calculators.calculator_settings`)
+    and ``resources`` how it is run.
+    """
+
+    elements: tuple
+    rounds: int
+    initial_size: int
+    initial_motifs: tuple
+    batch_size: int
+    pool_size: int
+    seed: int
+    ground_truth_energy: float | None
+    descriptors: object
+    model: ModelSettings
+    search: SearchSettings
+    selection: SelectionSettings
+    report: ReportSettings
+    reference: MappingProxyType
+    resources: MappingProxyType
+
+    @classmethod
+    def from_config(cls, config):
+        """Settings of a config that :func:`strata.config.validate` has completed."""
+        from strata.calculators import calculator_settings
+
+        return cls(
+            elements=tuple(config["elements"]),
+            rounds=config["rounds"],
+            initial_size=config["initial_size"],
+            initial_motifs=tuple(config["initial_motifs"]),
+            batch_size=config["batch_size"],
+            pool_size=config["pool_size"],
+            seed=config["seed"],
+            ground_truth_energy=config["ground_truth_energy"],
+            descriptors=DescriptorSettings.from_config(config["elements"], config["descriptors"]),
+            model=ModelSettings.from_config(config["model"]),
+            search=SearchSettings.from_config(config["search"]),
+            selection=SelectionSettings.from_config(config["selection"]),
+            report=ReportSettings.from_config(config["report"]),
+            reference=_frozen(calculator_settings(config["reference"])),
+            resources=_frozen(config["reference"]["resources"]),
+        )
+
+    def reference_dict(self):
+        """The reference settings as a plain dict (what the calculation store is keyed by)."""
+        return _plain(self.reference)

@@ -1,0 +1,156 @@
+"""The calculation store: the same atoms with the same settings are never computed twice.
+
+A store is a folder (``results/calculations``) of successful results named by
+:func:`calculation_key`, the SHA-256 of the atoms and the calculator settings. One calculation
+runs at a time per key (an ``flock`` on ``.{key}.lock``), so a job left running by a killed
+Snakemake and its rerun do not both compute it.
+
+Every calculation actually run (not taken from the store) appends one line to the store's
+ledger ``ledger.tsv`` (``O_APPEND``, one ``write`` per line: safe across parallel jobs), so a
+campaign can count its real reference calculations.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from ase.parallel import broadcast, world
+
+from strata.files import one_line, read_result, write_result
+from strata.reference import compute
+
+LEDGER_NAME = "ledger.tsv"
+LEDGER_COLUMNS = ("key", "structure_id", "status", "attempts", "wall_time", "pid")
+
+
+def calculation_key(atoms, settings):
+    """The key of one calculation in the store.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Only its numbers and positions (to 1e-6 Å) count, not its ``info``.
+    settings : dict
+        From :func:`strata.calculators.calculator_settings`.
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest.
+    """
+    digest = hashlib.sha256()
+    digest.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    digest.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _append_ledger(store, key, result):
+    """One line per calculation actually run, appended with ``O_APPEND`` (rank 0 only)."""
+    if world.rank != 0:
+        return
+    info = result.info
+    fields = (key, info.get("structure_id", ""), info["status"], info.get("attempts", ""),
+              info.get("wall_time", ""), os.getpid())
+    line = "\t".join(one_line(f) for f in fields) + "\n"
+    Path(store).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(store) / LEDGER_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_ledger(store):
+    """The ledger of a store.
+
+    Parameters
+    ----------
+    store : path-like
+        The store folder.
+
+    Returns
+    -------
+    list of dict
+        One dict per calculation run, keyed by :data:`LEDGER_COLUMNS`; [] when none.
+    """
+    path = Path(store) / LEDGER_NAME
+    if not path.exists():
+        return []
+    return [dict(zip(LEDGER_COLUMNS, line.split("\t"), strict=True))
+            for line in path.read_text().splitlines() if line]
+
+
+def _read_stored(path):
+    """A stored successful result, or None when missing or unreadable (then recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        result = read_result(path)
+        result.get_potential_energy()
+    except Exception:  # a store file damaged by a crash of the machine: compute again
+        return None
+    return result if result.info.get("status") == "ok" else None
+
+
+@contextlib.contextmanager
+def _calculation_lock(store, key):
+    """Exclusive ``flock`` on ``store/.key.lock`` (rank 0) while one calculation runs.
+
+    A job left running by a killed Snakemake and its rerun then never compute the same thing
+    twice: the second waits and takes the result from the store. The kernel releases the lock
+    when its process dies, so a kill never leaves a stale lock behind.
+    """
+    if world.rank != 0:
+        yield
+        return
+    Path(store).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(store) / f".{key}.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def compute_cached(atoms, settings, store, txt=None):
+    """:func:`strata.reference.compute`, unless the store already holds this calculation.
+
+    Only successful results are stored: a failed one is computed again next time (the
+    failure may have been the machine's).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The structure; its ``info`` labels the result, stored or not.
+    settings : dict
+        From :func:`strata.calculators.calculator_settings`.
+    store : path-like
+        The store folder (created when missing).
+    txt : str or None
+        Calculator log file (GPAW).
+
+    Returns
+    -------
+    tuple[ase.Atoms, bool]
+        The result and whether it was computed now.
+    """
+    key = calculation_key(atoms, settings)
+    stored = Path(store) / f"{key}.extxyz"
+    with _calculation_lock(store, key):
+        # rank 0 decides, so that every MPI rank takes the same branch
+        found = broadcast(stored.exists() and _read_stored(stored) is not None
+                          if world.rank == 0 else None, root=0)
+        if found:
+            result = read_result(stored)
+            result.info.update(atoms.info)
+            return result, False
+        result = compute(atoms, settings, txt=txt)
+        if result.info["status"] == "ok":
+            write_result(result, stored)
+        _append_ledger(store, key, result)
+    return result, True

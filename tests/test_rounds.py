@@ -1,0 +1,89 @@
+"""The round jobs: the workflow's rules and an in-process campaign are one code path."""
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, run_snakemake
+from snakemake.utils import update_config
+
+from strata import files, rounds
+from strata.campaign import Campaign
+
+# Pt28Au27 on the 55-atom icosahedron, EMT: three rounds in seconds.
+SMALL = {
+    "elements": ["Pt", "Au"],
+    "composition": [{"Pt": 28, "Au": 27}],
+    "cluster": {"shape": "icosahedron", "size": 3, "lattice_constant": 4.0},
+    "rounds": 3,
+    "initial_size": 6,
+    "batch_size": 3,
+    "pool_size": 120,
+    "search": {"passes": 2, "children": 64, "population": 8},
+    "model": {"n_estimators": 40, "ensemble_size": 2},
+    "seed": 7,
+}
+
+
+def as_snakemake_reads_it(overrides):
+    """config/config.yaml updated with ``overrides``, as ``--configfile`` does."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, copy.deepcopy(overrides))
+    return config
+
+
+def in_process(overrides=SMALL):
+    return list(rounds.run(Campaign.from_config(as_snakemake_reads_it(overrides))))
+
+
+@pytest.fixture(scope="module")
+def campaign_rounds():
+    return in_process()
+
+
+def test_in_process_batches_are_the_workflow_batches(campaign_rounds, tmp_path_factory):
+    """Same config and seed: byte-identical batch.extxyz of every round, whoever runs it."""
+    from conftest import copy_workflow
+
+    folder = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    (folder / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    target = f"results/round_{SMALL['rounds'] - 1:02d}/model.txt"
+    done = run_snakemake(folder, target, "--configfile", "small.yaml", timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert len(campaign_rounds) == SMALL["rounds"]
+    for record in campaign_rounds:
+        mine = tmp_path_factory.mktemp("mine") / "batch.extxyz"
+        files.write_structures(record.batch, mine)
+        theirs = folder / "results" / f"round_{record.round:02d}" / "batch.extxyz"
+        assert mine.read_bytes() == theirs.read_bytes(), f"round {record.round}"
+
+
+def test_rounds_learn_and_never_repeat_a_structure(campaign_rounds):
+    last = campaign_rounds[-1]
+    sizes = [len(r.batch) for r in campaign_rounds]
+    assert sizes == [6, 3, 3]
+    assert len(last.labelled) == sum(sizes)
+    campaign = Campaign.from_config(as_snakemake_reads_it(SMALL))
+    keys = campaign.keys(last.labelled["template"].to_numpy(int),
+                         np.stack(last.labelled["codes"].to_numpy()))
+    assert len(set(keys)) == len(keys)
+    assert list(last.labelled["round"]) == [0] * 6 + [1] * 3 + [2] * 3
+    assert set(last.metrics.columns) >= {"round", "reference_calls", "best_energy"}
+    assert set(last.seconds) == {"generate", "select", "reference", "describe", "train"}
+
+
+def test_same_seed_same_campaign_other_seed_another(campaign_rounds):
+    again = in_process()
+    for a, b in zip(campaign_rounds, again, strict=True):
+        assert [x.get_chemical_symbols() for x in a.batch] == \
+            [x.get_chemical_symbols() for x in b.batch]
+    other = in_process(dict(SMALL, seed=8, rounds=2))
+    assert [x.get_chemical_symbols() for x in other[1].batch] != \
+        [x.get_chemical_symbols() for x in campaign_rounds[1].batch]
+
+
+def test_stop_rule_ends_the_campaign():
+    config = dict(SMALL, rounds=6, selection={"stop_after": 1})
+    done = in_process(config)
+    assert 2 <= len(done) < 6
