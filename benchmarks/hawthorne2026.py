@@ -322,23 +322,91 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # ----------------------------------------------------------------------------- main
 
+def print_settings(model: dict, selection_config: dict, jobs: int) -> dict:
+    """Validate the overrides (an unknown key fails early, naming it) and print them."""
+    campaign = Campaign.from_config(campaign_config(model=model, selection=selection_config))
+    print(f"strata {strata.__version__}; jobs {jobs}")
+    print(f"model overrides: {model or 'none (schema defaults)'}; "
+          f"selection overrides: {selection_config or 'none (schema defaults)'}")
+    settings_model = campaign.settings.model.to_dict()
+    print("model settings: " + ", ".join(f"{k}={v}" for k, v in settings_model.items()
+                                         if k != "kind"))
+    return settings_model
+
+
+def described(label: str, descriptors: dict, results: list, table, group) -> dict:
+    """Describe every structure through the describe job; the worker data of the main
+    composition."""
+    t0 = time.perf_counter()
+    campaign = Campaign.from_config(campaign_config(descriptors))
+    labelled = rounds.describe(campaign, results)
+    features = labelled[campaign.featurizer.names]
+    print(f"\n=== descriptor [{label}]: {features.shape[1]} features, "
+          f"described in {time.perf_counter() - t0:.1f} s")
+    print("atoms per region (all 999):")
+    print(layer_statistics(features, campaign.settings.descriptors).round(2).to_string())
+    main_rows = labelled[group].reset_index(drop=True)
+    main_rows["codes"] = main_rows["codes"].map(files.codes_from_text)
+    return {
+        "X": features[group].reset_index(drop=True),
+        "energy": table.loc[group, "energy"].to_numpy(),
+        "composition": np.array([MAIN_COMPOSITION] * int(group.sum())),
+        "ids": table.loc[group, "id"].astype(str).to_numpy(),
+        "table": main_rows,
+        "descriptors": descriptors,
+    }
+
+
+def print_cv(executor, n: int, model: dict, shuffles: int) -> None:
+    t0 = time.perf_counter()
+    fold_mean, pooled = cross_validate(executor, n, {**model, **NO_ENSEMBLE}, shuffles)
+    print(f"\n5-fold CV in {MAIN_COMPOSITION}, mean over folds of {shuffles} shuffle(s) "
+          f"(reference 0.80 / 0.61) [{time.perf_counter() - t0:.0f} s]:")
+    print(fold_mean.round(3).to_string())
+    print("pooled out-of-fold (all 388 at once, as strata.evaluation):")
+    print(pooled.round(3).to_string())
+
+
+def print_campaigns(executor, data: dict, args, model: dict, selection_config: dict) -> None:
+    t0 = time.perf_counter()
+    n, energy = len(data["energy"]), data["energy"]
+    tasks = [(kind, seed, model, selection_config)
+             for seed in range(args.seeds) for kind in args.campaign_kinds]
+    runs = pd.DataFrame(list(executor.map(_campaign_task, tasks)))
+    runs = pd.concat([runs, simulate_random_campaigns(n, args.seeds)])
+    print(f"\npool campaign in {MAIN_COMPOSITION}: {N_INITIAL} random labels, batches of "
+          f"{BATCH_SIZE}, until the true best (id {data['ids'][np.argmin(energy)]}) is picked; "
+          f"labels counted in whole batches, 'position' = its place in the pick order "
+          f"[{time.perf_counter() - t0:.0f} s]:")
+    print(campaign_summary(runs).to_string())
+    print("labels per seed:")
+    print(runs.pivot(index="kind", columns="seed", values="labels")
+          .loc[[*args.campaign_kinds, "random"]].to_string())
+    print("random picking, exact and simulated (100000 draws):")
+    print(pd.DataFrame(random_picking(n)).T.round(3).to_string())
+
+
+def print_curve(executor, args, model: dict) -> None:
+    t0 = time.perf_counter()
+    tasks = [(size, r, {**model, **NO_ENSEMBLE})
+             for size in args.sizes for r in range(args.repeats)]
+    rows = [row for chunk in executor.map(_curve_task, tasks) for row in chunk]
+    curve = pd.DataFrame(rows).drop(columns="repeat")
+    curve = curve.groupby(["labels", "kind"]).mean().unstack("kind")
+    curve.columns = [f"{m} {k}" for m, k in curve.columns]
+    print(f"\nlearning curve in {MAIN_COMPOSITION}: random training subsets, metrics on the "
+          f"held-out rest, mean of {args.repeats} repeat(s) [{time.perf_counter() - t0:.0f} s]:")
+    print(curve.round(3).to_string())
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if not (SEED_DATA / "energies.csv").exists():
         print(f"skipped: seed-paper data not found at {SEED_DATA} (run from the repo root)")
         return
     start = time.perf_counter()
-    model = parse_overrides(args.model)
-    selection_config = parse_overrides(args.selection)
-    # fails early, naming the key, on an unknown or malformed override
-    settings = Campaign.from_config(campaign_config(model=model, selection=selection_config))
-    print(f"strata {strata.__version__}; jobs {args.jobs}")
-    print(f"model overrides: {model or 'none (schema defaults)'}; "
-          f"selection overrides: {selection_config or 'none (schema defaults)'}")
-    settings_model = settings.settings.model.to_dict()
-    print("model settings: " + ", ".join(f"{k}={v}" for k, v in settings_model.items()
-                                         if k != "kind"))
-
+    model, selection_config = parse_overrides(args.model), parse_overrides(args.selection)
+    settings_model = print_settings(model, selection_config, args.jobs)
     structures, table = load_dataset()
     group = (table["composition"] == MAIN_COMPOSITION).to_numpy()
     energy = table.loc[group, "energy"].to_numpy()
@@ -349,73 +417,21 @@ def main(argv=None) -> None:
                                       settings_model["levels"])
     print(f"relevance labels: {len(np.unique(labels))} levels, {np.bincount(labels).min()}-"
           f"{np.bincount(labels).max()} structures per level, best = {labels.max()}")
-
-    descriptor_sets = {**DESCRIPTORS, **(COORDINATION if args.coordination else {})}
     results = as_results(structures, table)
+    descriptor_sets = {**DESCRIPTORS, **(COORDINATION if args.coordination else {})}
     for number, (label, descriptors) in enumerate(descriptor_sets.items()):
-        t0 = time.perf_counter()
-        campaign = Campaign.from_config(campaign_config(descriptors))
-        labelled = rounds.describe(campaign, results)
-        features = labelled[campaign.featurizer.names]
-        print(f"\n=== descriptor [{label}]: {features.shape[1]} features, "
-              f"described in {time.perf_counter() - t0:.1f} s")
-        print("atoms per region (all 999):")
-        print(layer_statistics(features, campaign.settings.descriptors).round(2).to_string())
-        main_rows = labelled[group].reset_index(drop=True)
-        main_rows["codes"] = main_rows["codes"].map(files.codes_from_text)
-        data = {
-            "X": features[group].reset_index(drop=True),
-            "energy": energy,
-            "composition": np.array([MAIN_COMPOSITION] * n),
-            "ids": table.loc[group, "id"].astype(str).to_numpy(),
-            "table": main_rows,
-            "descriptors": descriptors,
-        }
+        data = described(label, descriptors, results, table, group)
         _init_worker(data)
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
                                  initargs=(data,)) as executor:
             if "cv" not in args.skip:
-                t0 = time.perf_counter()
-                fold_mean, pooled = cross_validate(executor, n, {**model, **NO_ENSEMBLE},
-                                                   args.shuffles)
-                print(f"\n5-fold CV in {MAIN_COMPOSITION}, mean over folds of "
-                      f"{args.shuffles} shuffle(s) (reference 0.80 / 0.61) "
-                      f"[{time.perf_counter() - t0:.0f} s]:")
-                print(fold_mean.round(3).to_string())
-                print("pooled out-of-fold (all 388 at once, as strata.evaluation):")
-                print(pooled.round(3).to_string())
+                print_cv(executor, n, model, args.shuffles)
             if number > 0:
                 continue  # the campaign and learning curve use the main descriptor only
             if "campaign" not in args.skip:
-                t0 = time.perf_counter()
-                tasks = [(kind, seed, model, selection_config)
-                         for seed in range(args.seeds) for kind in args.campaign_kinds]
-                runs = pd.DataFrame(list(executor.map(_campaign_task, tasks)))
-                runs = pd.concat([runs, simulate_random_campaigns(n, args.seeds)])
-                print(f"\npool campaign in {MAIN_COMPOSITION}: {N_INITIAL} random labels, "
-                      f"batches of {BATCH_SIZE}, until the true best (id "
-                      f"{data['ids'][np.argmin(energy)]}) is picked; labels counted in whole "
-                      f"batches, 'position' = its place in the pick order "
-                      f"[{time.perf_counter() - t0:.0f} s]:")
-                print(campaign_summary(runs).to_string())
-                print("labels per seed:")
-                print(runs.pivot(index="kind", columns="seed", values="labels")
-                      .loc[[*args.campaign_kinds, "random"]].to_string())
-                reference = random_picking(n)
-                print("random picking, exact and simulated (100000 draws):")
-                print(pd.DataFrame(reference).T.round(3).to_string())
+                print_campaigns(executor, data, args, model, selection_config)
             if "curve" not in args.skip:
-                t0 = time.perf_counter()
-                tasks = [(size, r, {**model, **NO_ENSEMBLE})
-                         for size in args.sizes for r in range(args.repeats)]
-                rows = [row for chunk in executor.map(_curve_task, tasks) for row in chunk]
-                curve = pd.DataFrame(rows).drop(columns="repeat")
-                curve = curve.groupby(["labels", "kind"]).mean().unstack("kind")
-                curve.columns = [f"{m} {k}" for m, k in curve.columns]
-                print(f"\nlearning curve in {MAIN_COMPOSITION}: random training subsets, "
-                      f"metrics on the held-out rest, mean of {args.repeats} repeat(s) "
-                      f"[{time.perf_counter() - t0:.0f} s]:")
-                print(curve.round(3).to_string())
+                print_curve(executor, args, model)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

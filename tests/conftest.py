@@ -8,13 +8,30 @@ from pathlib import Path
 
 import pytest
 
+from strata.calculators import calculator_settings
 from strata.clusters import build_template
+from strata.settings import section_with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")
 #: the seed paper's DFT data set (../shared beside the checkout); tests skip without it
 SEED_DATA = REPO.parent / "shared" / "data" / "hawthorne2026"
+
+
+#: the calculator settings of a campaign with the schema's EMT defaults
+EMT = calculator_settings(section_with_defaults("reference"))
+#: GPAW on a 13-atom Cu icosahedron, as small as a real LCAO calculation gets
+GPAW = calculator_settings(section_with_defaults("reference", {
+    "calculator": "gpaw", "gpaw": {"basis": "szp(dzp)", "h": 0.3, "vacuum": 3.0}}))
+
+
+def cluster(symbol="Pt", lattice_constant=4.0):
+    """A 13-atom icosahedron labelled like a batch structure."""
+    atoms = build_template("icosahedron", 2, lattice_constant, symbol=symbol)
+    atoms.info.update(structure_id="r00-000", round=0, template=0, composition=f"{symbol}13",
+                      origin="random")
+    return atoms
 
 
 def load_benchmark(name):

@@ -4,20 +4,12 @@ import copy
 
 from ase.calculators.emt import EMT as EMTCalculator
 from ase.calculators.emt import parameters as emt_parameters
+from conftest import EMT, GPAW
 
 from strata import calculators
 from strata.clusters import build_template
 from strata.config import validate
 
-EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 200}}
-# GPAW on a 13-atom Cu icosahedron, as small as a real LCAO calculation gets.
-GPAW = {
-    "calculator": "gpaw",
-    "relax": {"enabled": False, "fmax": 0.05, "steps": 200},
-    "gpaw": {"mode": "lcao", "basis": "szp(dzp)", "xc": "PBE", "h": 0.3, "ecut": 400,
-             "vacuum": 3.0, "smearing_width": 0.1, "convergence_energy": 0.0005,
-             "maxiter": 333, "spinpol": False},
-}
 SMALL = {"elements": ["Pt", "Au"], "composition": {"Pt": 7, "Au": 6}, "cluster": {"size": 2},
          "initial_size": 2}
 

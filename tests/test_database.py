@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from ase.db import connect
+from conftest import EMT
 
 from strata import database, reference, store
 from strata.clusters import build_template
 from strata.files import read_result, write_result
-
-EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 200}}
 
 
 def _job(args):

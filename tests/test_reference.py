@@ -5,30 +5,12 @@ import json
 import numpy as np
 import pytest
 from ase.io import read, write
+from conftest import EMT, GPAW, cluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strata import reference, store
-from strata.clusters import build_template
 from strata.files import one_line, read_result, write_result
-
-EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 200}}
-# GPAW on a 13-atom Cu icosahedron, as small as a real LCAO calculation gets.
-GPAW = {
-    "calculator": "gpaw",
-    "relax": {"enabled": False, "fmax": 0.05, "steps": 200},
-    "gpaw": {"mode": "lcao", "basis": "szp(dzp)", "xc": "PBE", "h": 0.3, "ecut": 400,
-             "vacuum": 3.0, "smearing_width": 0.1, "convergence_energy": 0.0005,
-             "maxiter": 333, "spinpol": False},
-}
-
-
-def cluster(symbol="Pt", lattice_constant=4.0):
-    """A 13-atom icosahedron labelled like a batch structure."""
-    atoms = build_template("icosahedron", 2, lattice_constant, symbol=symbol)
-    atoms.info.update(structure_id="r00-000", round=0, template=0, composition=f"{symbol}13",
-                      origin="random")
-    return atoms
 
 
 def test_emt_result_round_trips(tmp_path):

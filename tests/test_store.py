@@ -5,28 +5,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import EMT, GPAW, cluster
 
 from strata import reference, store
 from strata.clusters import build_template
 from strata.files import read_result, write_result
-
-EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 200}}
-# GPAW on a 13-atom Cu icosahedron, as small as a real LCAO calculation gets.
-GPAW = {
-    "calculator": "gpaw",
-    "relax": {"enabled": False, "fmax": 0.05, "steps": 200},
-    "gpaw": {"mode": "lcao", "basis": "szp(dzp)", "xc": "PBE", "h": 0.3, "ecut": 400,
-             "vacuum": 3.0, "smearing_width": 0.1, "convergence_energy": 0.0005,
-             "maxiter": 333, "spinpol": False},
-}
-
-
-def cluster(symbol="Pt", lattice_constant=4.0):
-    """A 13-atom icosahedron labelled like a batch structure."""
-    atoms = build_template("icosahedron", 2, lattice_constant, symbol=symbol)
-    atoms.info.update(structure_id="r00-000", round=0, template=0, composition=f"{symbol}13",
-                      origin="random")
-    return atoms
 
 
 def test_calculation_key_depends_on_atoms_and_settings_only():
