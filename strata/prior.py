@@ -127,8 +127,14 @@ class LinearPrior:
         return np.where(np.isnan(used), self.mean, used)
 
     def score(self, X):
-        """Prior score (higher = more stable)."""
-        return -self.weight * (((self._used(X) - self.mean) / self.std) @ self.coef)
+        """Prior score (higher = more stable).
+
+        A row's score does not depend on the other rows it is scored with (a row-wise sum,
+        not a matrix product whose blocking follows the batch size): the search scores each
+        ordering once, in batches of every size, and the pool keeps those scores.
+        """
+        terms = np.ascontiguousarray(((self._used(X) - self.mean) / self.std) * self.coef)
+        return -self.weight * terms.sum(axis=1)  # C order: one summation order per row
 
     def contributions(self, X):
         """Exact linear SHAP values of :meth:`score`: one per row and descriptor column

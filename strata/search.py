@@ -116,9 +116,9 @@ class DeepSearch:
         Returns
         -------
         pandas.DataFrame
-            Columns ``template``, ``codes``, ``origin``, ``key``: the best-scored distinct
-            orderings (best first), then the fresh ones kept whatever their score; the pool
-            is scored afterwards, all rows at once (:func:`candidate_pool`).
+            Columns ``template``, ``codes``, ``origin``, ``key``, ``score``: the best-scored
+            distinct orderings (best first), then the fresh ones kept whatever their score,
+            each with the score the search gave it.
         """
         settings = self.settings
         archive = Archive(target.score, target.keys, target.labelled_keys)
@@ -127,11 +127,12 @@ class DeepSearch:
             target.positions, target.coordination, target.counts,
             max(n_fresh, 2 * settings.population), rng, settings.structured)
         archive.evaluate(target.seeds, "labelled")
-        archive.evaluate(fresh, fresh_origins)
+        fresh_scores = archive.evaluate(fresh, fresh_origins)
         for _ in range(settings.passes):
             self._generation(archive, target, rng)
         polish(archive, settings.polish)
-        return self._pool(archive, target, fresh, fresh_origins, min(n_fresh, self.n_pool))
+        return self._pool(archive, target, (fresh, fresh_origins, fresh_scores),
+                          min(n_fresh, self.n_pool))
 
     def _generation(self, archive, target, rng):
         """One generate-and-score pass from the ``population`` best distinct orderings."""
@@ -153,11 +154,14 @@ class DeepSearch:
             compound = moves.compound_swaps(parent, neighbours, scores, settings.compound_swaps)
             archive.evaluate(compound, "mutation")
 
-    def _pool(self, archive, target, fresh, fresh_origins, n_keep_fresh):
-        """The best distinct unlabelled rows of the archive, then fresh ones to ``n_pool``."""
+    def _pool(self, archive, target, fresh, n_keep_fresh):
+        """The best distinct unlabelled rows of the archive, then fresh ones (``fresh``:
+        codes, origins, scores) to ``n_pool``."""
+        fresh, fresh_origins, fresh_scores = fresh
         rows, keys = archive.best(self.n_pool - n_keep_fresh, include_labelled=False)
         codes = [archive.codes[k] for k in rows]
         origins = [archive.origins[k] for k in rows]
+        scores = [archive.scores[k] for k in rows]
         taken = set(keys)
         for k, key in enumerate(target.keys(fresh)):
             if len(codes) >= self.n_pool:
@@ -168,11 +172,13 @@ class DeepSearch:
             keys.append(key)
             codes.append(fresh[k])
             origins.append(fresh_origins[k])
+            scores.append(fresh_scores[k])
         return pd.DataFrame({
             "template": target.template,
             "codes": codes,
             "origin": ["mutation" if o == "labelled" else o for o in origins],
             "key": keys,
+            "score": np.asarray(scores, dtype=float),
         })
 
 
@@ -206,9 +212,8 @@ def candidate_pool(campaign, labelled, surrogate, rng):
         frame["composition"] = composition
         frames.append(frame)
     pool = pd.concat(frames, ignore_index=True)
-    features = _features(campaign.featurizer, pool)
-    pool["score"] = surrogate.score(features)
-    pool["uncertainty"] = surrogate.uncertainty(features)
+    # scored once, by the search; the ensemble's spread needs the features once more
+    pool["uncertainty"] = surrogate.uncertainty(_features(campaign.featurizer, pool))
     order = np.argsort(-pool["score"].to_numpy(), kind="stable")
     return pool.iloc[order].reset_index(drop=True)[POOL_COLUMNS]
 

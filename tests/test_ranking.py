@@ -169,3 +169,24 @@ def test_region_weights_act_on_the_prior(emt_data):
     contributions = heavy.main.prior.contributions(features.to_numpy())
     np.testing.assert_allclose(contributions.sum(axis=1),
                                heavy.score(features) - heavy.score(features).mean(), atol=1e-9)
+
+
+def test_score_of_a_row_does_not_depend_on_its_batch(emt_data):
+    """The search scores each ordering once, in batches of every size."""
+    features, energy = emt_data
+    surrogate = ranking.fit_surrogate(features, energy, np.zeros(len(energy), int),
+                                      DEFAULT.replace(n_estimators=20, ensemble_size=0), seed=0)
+    whole = surrogate.score(features)
+    pieces = np.concatenate([surrogate.score(features.iloc[a:b])
+                             for a, b in ((0, 1), (1, 7), (7, 40), (40, len(features)))])
+    np.testing.assert_array_equal(whole, pieces)
+
+
+def test_groups_split_by_template_as_configured():
+    table = pd.DataFrame({"composition": ["A", "A", "B", "A"], "template": [0, 1, 0, 0]})
+    by = ranking.groups_of(table, DEFAULT.replace(group_by_template=True))
+    plain = ranking.groups_of(table, DEFAULT.replace(group_by_template=False))
+    auto = ranking.groups_of(table, DEFAULT)
+    assert by.tolist() == [0, 1, 2, 0] and plain.tolist() == [0, 0, 1, 0]
+    assert auto.tolist() == by.tolist()  # auto: templates are mixed here
+    assert ranking.groups_of(table[table.template == 0], DEFAULT).tolist() == [0, 1, 0]
