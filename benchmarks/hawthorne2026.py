@@ -48,6 +48,7 @@ from sklearn.model_selection import KFold
 import strata
 from strata import files, metrics, ranking, rounds
 from strata.campaign import Campaign
+from strata.settings import ModelSettings
 
 SEED_DATA = Path("../shared/data/hawthorne2026")
 ELEMENTS = ["Al", "Co", "Fe", "Ni", "Cu"]
@@ -143,7 +144,7 @@ def _init_worker(data: dict) -> None:
 def _fit(train: np.ndarray, model: dict, seed: int) -> ranking.Surrogate:
     """Model evaluation (CV, learning curve): the surrogate alone, no campaign."""
     X, energy, comp = _DATA["X"], _DATA["energy"], _DATA["composition"]
-    settings = Campaign.from_config(campaign_config(model=model)).settings.model
+    settings = ModelSettings.from_config(model)
     return ranking.fit_surrogate(X.iloc[train], energy[train],
                                  ranking.query_groups(comp[train]), settings, seed)
 

@@ -12,5 +12,8 @@ campaign = Campaign.from_params(sm.params.campaign)
 labelled = files.read_labelled(sm.input.labelled) if round_ else None
 surrogate = ranking.load_surrogate(sm.input.model[0]) if round_ else None
 candidates = rounds.generate(campaign, round_, labelled, surrogate)
+if round_ and candidates.empty:
+    logging.info("stop rule: no better energy for %s rounds; no new candidates",
+                 campaign.settings.selection.stop_after)
 logging.info("round %d: %d candidates", round_, len(candidates))
 files.write_candidates(candidates, sm.output.candidates)

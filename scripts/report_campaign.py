@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from strata import files, report
-from strata.descriptors import DescriptorSettings
+from strata import evaluation, files, report
+from strata.settings import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -14,12 +14,12 @@ metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=Tru
 labelled = files.read_labelled(sm.input.labelled)
 best = files.read_structures(sm.input.best)  # the last round's best.extxyz
 files.write_csv(metrics, sm.output.metrics)
-files.write_structures(report.best_so_far(best, [], 1), sm.output.best)
+files.write_structures(evaluation.best_so_far(best, [], 1), sm.output.best)
 results_dir = Path(sm.output.report).parent
 logs = {r: results_dir / f"round_{r:02d}" / "logs" for r in sorted(set(labelled["round"]))}
 Path(sm.output.report).write_text(report.campaign_page(
     metrics, [f"{r:02d}" for r in metrics["round"]], labelled=labelled,
     best=best[: sm.params.best_structures],
     settings=DescriptorSettings.from_config(sm.params.elements, sm.params.descriptors),
-    elements=list(sm.params.elements), times=report.stage_times(labelled, logs),
+    elements=list(sm.params.elements), times=files.stage_times(labelled, logs),
 ))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from strata import files, report
-from strata.descriptors import DescriptorSettings
+from strata.settings import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -24,7 +24,7 @@ html = report.round_page(
     round_, metrics, labelled, explained, best=best,
     settings=DescriptorSettings.from_config(sm.params.elements, sm.params.descriptors),
     elements=list(sm.params.elements), ablation=sm.params.ablation,
-    times=report.stage_times(labelled, logs), round_names=list(sm.params.rounds),
+    times=files.stage_times(labelled, logs), round_names=list(sm.params.rounds),
 )
 Path(sm.output.report).write_text(html)
 logging.info("round %02d report written in %.1f s", round_, time.perf_counter() - start)

@@ -27,6 +27,7 @@ class Campaign:
     compositions: tuple
     featurizer: Featurizer
     symmetry: SymmetryCache
+    user_orderings: tuple = ()  # (template, codes) of user structure files
 
     @classmethod
     def from_config(cls, config):
@@ -54,11 +55,16 @@ class Campaign:
         config = json.loads(json.dumps(dict(params)))
         validate_schema(config)
         shapes = templates(config)
-        return cls._build(CampaignSettings.from_config(config), shapes,
-                          compositions(config, len(shapes[0])))
+        settings = CampaignSettings.from_config(config)
+        given = ()
+        if config["cluster"]["shape"] == "files":  # their own orderings join round 0
+            given = tuple((t, orderings.codes_from_symbols(shape.get_chemical_symbols(),
+                                                           settings.elements))
+                          for t, shape in enumerate(shapes))
+        return cls._build(settings, shapes, compositions(config, len(shapes[0])), given)
 
     @classmethod
-    def _build(cls, settings, templates, compositions):
+    def _build(cls, settings, templates, compositions, given=()):
         return cls(
             settings=settings,
             templates=tuple(templates),
@@ -66,6 +72,7 @@ class Campaign:
             featurizer=Featurizer(templates, settings.descriptors),
             symmetry=SymmetryCache(templates, settings.search.symmetry_tolerance,
                                    settings.search.symmetry),
+            user_orderings=given,
         )
 
     @property

@@ -1,6 +1,6 @@
 """Campaign configuration: defaults, schema validation and physical checks.
 
-:func:`load` is what the Snakefile calls before any job runs: it fills every default from
+:func:`validate` is what the Snakefile calls before any job runs: it fills every default from
 ``workflow/schemas/config.schema.yaml``, validates the types and ranges, then checks what a
 schema cannot (compositions that add up to the particle size, elements the calculator knows,
 readable user structures). Every error names the key and what is wrong.
@@ -19,7 +19,7 @@ from jsonschema.exceptions import best_match
 
 from strata import clusters, orderings
 from strata.calculators import EMT_ELEMENTS
-from strata.settings import SCHEMA_PATH, schema  # noqa: F401 (the schema's one reader)
+from strata.settings import schema
 
 
 class ConfigError(ValueError):
@@ -68,10 +68,20 @@ def _raise(error, prefix=()):
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
         raise ConfigError(
-            f"config key '{_key([*path, unknown[0]])}': unknown key (known here: "
-            f"{', '.join(allowed)})"
+            f"config key '{_key([*path, unknown[0]])}': unknown key{_elsewhere(unknown[0])} "
+            f"(known here: {', '.join(allowed)})"
         )
+    if error.validator == "not":
+        raise ConfigError(f"config key '{_key(path)}': {error.instance!r} is not allowed "
+                          f"({error.schema.get('description', 'see the schema')})")
     raise ConfigError(f"config key '{_key(path)}': {error.message}")
+
+
+def _elsewhere(key):
+    """`` — it is 'search.passes'`` when a section of the schema has ``key``, else ''."""
+    homes = [f"{name}.{key}" for name, section in schema()["properties"].items()
+             if key in section.get("properties", {})]
+    return f"; did you mean {' or '.join(repr(h) for h in homes)}?" if homes else ""
 
 
 def _check_finite(value, path=()):
@@ -123,10 +133,11 @@ def validate_section(name, section):
         Naming ``name.key`` for the first problem.
     """
     _check_moved_keys({name: section})
-    sub = schema()["properties"][name]
-    error = best_match(DefaultFillingValidator(sub).iter_errors(section))
+    wrapper = {name: section}  # validated as part of a whole config: "$ref"s resolve
+    errors = DefaultFillingValidator(schema()).iter_errors(wrapper)
+    error = best_match(e for e in errors if list(e.absolute_path)[:1] == [name])
     if error is not None:
-        _raise(error, prefix=[name])
+        _raise(error)
 
 
 def composition_list(config):
@@ -258,6 +269,26 @@ def _check_initial_size(config, n_templates, counts):
             )
 
 
+def _check_prior_blocks(config):
+    """The linear prior keeps at least one descriptor block (``model.region_weights``)."""
+    from strata.descriptors import feature_names
+    from strata.prior import prior_design
+    from strata.settings import DescriptorSettings, ModelSettings
+
+    model = ModelSettings.from_config(config["model"])
+    if model.prior != "ridge" or model.prior_weight == 0:
+        return
+    names = feature_names(DescriptorSettings.from_config(config["elements"],
+                                                         config["descriptors"]))
+    try:
+        prior_design(names, model)
+    except ValueError as error:
+        raise ConfigError(
+            "config key 'model.region_weights': every descriptor block the prior uses has "
+            "weight 0 (with these descriptors); give one a weight > 0, or set model.prior: none"
+        ) from error
+
+
 def check_campaign(config):
     """The checks a schema cannot make; returns ``(templates, compositions)``."""
     _check_finite(config)
@@ -267,6 +298,7 @@ def check_campaign(config):
     if config["cluster"]["shape"] == "files":
         _check_user_orderings(config, templates_, counts)
     _check_initial_size(config, len(templates_), counts)
+    _check_prior_blocks(config)
     if config["batch_size"] > config["pool_size"]:
         raise ConfigError(
             f"config key 'batch_size': {config['batch_size']} is larger than 'pool_size' "

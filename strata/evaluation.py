@@ -14,12 +14,13 @@ from strata import metrics, ranking
 from strata.files import feature_columns
 
 
-def batch_metrics(batch, k):
-    """Metrics of the model that chose a batch, on that batch (within composition)."""
+def batch_metrics(batch, k, settings):
+    """Metrics of the model that chose a batch, on that batch (within query group)."""
     ok = batch[np.isfinite(batch["energy"]) & np.isfinite(batch["score"])]
     if ok.empty:
         return {}
-    figures = metrics.grouped_metrics(ok, "composition", "energy", "score", k)
+    figures = metrics.grouped_metrics(ok.assign(group=ranking.group_names_of(ok, settings)),
+                                      "group", "energy", "score", k)
     return {f"batch.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
@@ -43,7 +44,9 @@ def cross_validated_metrics(labelled, settings, seed, k, folds=5):
             ranking.groups_of(ok.iloc[train], settings), settings, seed,
         )
         score[test] = surrogate.score(features.iloc[test])
-    figures = metrics.grouped_metrics(ok.assign(score=score), "composition", "energy", "score", k)
+    figures = metrics.grouped_metrics(
+        ok.assign(score=score, group=ranking.group_names_of(ok, settings)), "group", "energy",
+        "score", k)
     return {f"cv.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
@@ -82,6 +85,44 @@ def round_metrics(labelled, round_, settings, seed, k, ground_truth_energy=None)
     batch = labelled[labelled["round"] == round_]
     if round_ > 0 and "score" in batch:
         # within a batch of k, recall@k is always 1: ask whether the top fifth was best
-        row.update(batch_metrics(batch, max(1, k // 5)))
+        row.update(batch_metrics(batch, max(1, k // 5), settings))
     row.update(cross_validated_metrics(labelled, settings, seed, k))
     return pd.DataFrame([row])
+
+
+def best_so_far(previous, results, n):
+    """The ``n`` lowest-energy structures of each composition among two lists.
+
+    Builds a round's ``best.extxyz`` from the one of the round before and the round's own
+    reference results, so no report reads the results of every earlier round.
+
+    Parameters
+    ----------
+    previous : list of ase.Atoms
+        The best structures so far (the previous round's ``best.extxyz``; [] in round 0).
+    results : list of ase.Atoms
+        New reference results (failed ones, ``status`` not ``ok``, are skipped).
+    n : int
+        Structures kept per composition.
+
+    Returns
+    -------
+    list of ase.Atoms
+        Ordered by rank within composition, then energy (then ``structure_id``): the first
+        entries are the best of each composition.
+    """
+    unique = {}
+    for atoms in [*previous, *results]:
+        if atoms.info.get("status", "ok") == "ok":
+            unique.setdefault(atoms.info["structure_id"], atoms)
+    table = pd.DataFrame({
+        "sid": list(unique),
+        "composition": [a.info.get("composition", "") for a in unique.values()],
+        "energy": [a.get_potential_energy() for a in unique.values()],
+    })
+    if table.empty:
+        return []
+    table = table.sort_values(["energy", "sid"])
+    table["rank"] = table.groupby("composition").cumcount()
+    chosen = table[table["rank"] < n].sort_values(["rank", "energy", "sid"])
+    return [unique[sid] for sid in chosen["sid"]]

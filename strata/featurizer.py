@@ -14,6 +14,7 @@ from ase.neighborlist import natural_cutoffs
 
 from strata.descriptors import describe_orderings, feature_names
 from strata.layers import Topology
+from strata.orderings import codes_from_symbols
 from strata.settings import DescriptorSettings
 
 
@@ -45,19 +46,10 @@ class Featurizer:
         return self.topologies[template].coordination
 
 
-def element_codes(atoms: Atoms, elements) -> np.ndarray:
-    """Ordering codes (int8 indices into ``elements``) of a structure."""
-    lookup = {e: i for i, e in enumerate(elements)}
-    missing = set(atoms.get_chemical_symbols()) - set(lookup)
-    if missing:
-        raise ValueError(f"elements {sorted(missing)} not in the campaign's {list(elements)}")
-    return np.array([lookup[s] for s in atoms.get_chemical_symbols()], dtype=np.int8)
-
-
 def describe(atoms: Atoms, settings: DescriptorSettings) -> pd.Series:
     """Descriptor of one structure (any geometry, ideal or relaxed)."""
     topology = Topology.from_atoms(atoms, settings)
-    row = describe_orderings(topology, element_codes(atoms, settings.elements), settings)[0]
+    row = describe_orderings(topology, _codes(atoms, settings), settings)[0]
     return pd.Series(row, index=feature_names(settings))
 
 
@@ -90,6 +82,11 @@ def describe_many(
     out = np.empty((len(structures), len(feature_names(settings))))
     for members in groups.values():
         topology = Topology.from_atoms(structures[members[0]], settings)
-        codes = np.stack([element_codes(structures[i], settings.elements) for i in members])
+        codes = np.stack([_codes(structures[i], settings) for i in members])
         out[members] = describe_orderings(topology, codes, settings)
     return pd.DataFrame(out, columns=feature_names(settings))
+
+
+def _codes(atoms, settings):
+    """Ordering codes of a structure (indices into ``settings.elements``)."""
+    return codes_from_symbols(atoms.get_chemical_symbols(), settings.elements)

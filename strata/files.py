@@ -26,7 +26,10 @@ from strata.atomic import replacing
 LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
                  "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
                  "uncertainty"]
-STAGES = ("generate", "select", "train")
+STAGES = ("generate", "select")  # the stages that draw random numbers
+#: the rules of one round, in order (the reports' wall time per stage)
+ROUND_RULES = ("generate_candidates", "select_batch", "compute_reference",
+               "describe_structures", "train_model", "explain_model", "report_round")
 
 
 def round_rng(seed, round_, stage):
@@ -56,16 +59,15 @@ def write_csv(table, path):
 
 
 def write_candidates(candidates, path):
-    """Write a candidate table (``codes`` arrays as text; per-row descriptor arrays, which
-    the search keeps in memory, are left out)."""
-    table = candidates.drop(columns=["descriptor"], errors="ignore")
-    write_csv(table.assign(codes=table["codes"].map(codes_to_text)), path)
+    """Write a candidate table (``codes`` arrays as text)."""
+    write_csv(candidates.assign(codes=candidates["codes"].map(codes_to_text)), path)
 
 
 def empty_candidates():
     """A candidate table with no rows (the stop rule was met)."""
     return pd.DataFrame({"template": pd.Series(dtype=int), "codes": pd.Series(dtype=object),
-                         "composition": pd.Series(dtype=str), "origin": pd.Series(dtype=str),
+                         "composition": pd.Series(dtype=str), "group": pd.Series(dtype=str),
+                         "origin": pd.Series(dtype=str),
                          "score": pd.Series(dtype=float), "uncertainty": pd.Series(dtype=float)})
 
 
@@ -247,3 +249,56 @@ def read_result(path):
     if "status" in atoms.info:
         atoms.info.setdefault("reason", "")
     return atoms
+
+
+# ----------------------------------------------------------------------------- stage times
+
+def stage_times(labelled, logs_dirs):
+    """Wall time per stage and round.
+
+    ``compute_reference``: the summed ``wall_time`` the reference results record (CPU-side
+    time of the calculations, however many ran in parallel). Other stages: a Snakemake
+    benchmark file ``<round>/benchmarks/<stage>.tsv`` when there is one, else the time
+    between the last write of the stage's log and of the stage before it (approximate:
+    includes waiting for a free core). NaN when neither is known (``report_round`` needs its
+    benchmark: its log is still being written while the report is).
+
+    Parameters
+    ----------
+    labelled : pandas.DataFrame
+    logs_dirs : dict of int to path
+        Round → its ``logs`` folder (``results/round_NN/logs``).
+    """
+    rows = []
+    carried = None  # train_model's log time of the round before
+    for round_, logs in sorted(logs_dirs.items()):
+        logs = Path(logs)
+        mtimes = {}
+        for stage in ROUND_RULES:
+            written = [f.stat().st_mtime for f in logs.glob(f"{stage}*.log")]
+            if written:
+                mtimes[stage] = max(written)
+        if carried is not None:
+            mtimes["previous round"] = carried
+        wall_time = labelled.loc[labelled["round"] == round_, "wall_time"]
+        rows.append({"round": round_, **_round_times(logs.parent / "benchmarks", mtimes,
+                                                     wall_time)})
+        carried = mtimes.get("train_model", carried)
+    return pd.DataFrame(rows)
+
+
+def _round_times(bench, mtimes, wall_time):
+    """Seconds per stage of one round (see :func:`stage_times`)."""
+    row, previous = {}, "previous round"
+    for stage in ROUND_RULES:
+        value = np.nan
+        bench_file = bench / f"{stage}.tsv"
+        if stage == "compute_reference":
+            value = float(wall_time.sum()) if wall_time.notna().any() else np.nan
+        elif bench_file.exists():
+            value = float(pd.read_csv(bench_file, sep="\t")["s"].iloc[-1])
+        elif stage in mtimes and previous in mtimes and stage != "report_round":
+            value = max(mtimes[stage] - mtimes[previous], 0.0)
+        row[f"{stage} (s)"] = value
+        previous = stage if stage in mtimes else previous
+    return row

@@ -50,7 +50,7 @@ def motif_makers(positions, coordination, counts):
 
 
 def initial_set(templates, coordinations, compositions, size, elements, rng, key=None,
-                motifs=MOTIFS):
+                motifs=MOTIFS, given=()):
     """The diverse initial set: ``size`` distinct orderings per composition.
 
     Structured motifs come first (each once per template, as far as ``size`` allows); the
@@ -78,6 +78,9 @@ def initial_set(templates, coordinations, compositions, size, elements, rng, key
     motifs : sequence of str
         Which of :data:`MOTIFS` to use; with ``"random"`` left out the set has only as many
         orderings as there are structured motifs.
+    given : sequence of (int, numpy.ndarray)
+        Orderings given by the user (template index, codes): each joins the set of its
+        composition first, with origin ``user``.
 
     Returns
     -------
@@ -89,6 +92,10 @@ def initial_set(templates, coordinations, compositions, size, elements, rng, key
     for counts in compositions:
         composition = orderings.composition_key(counts, elements)
         structured = [
+            (t, "user", lambda rng, c=codes: np.array(c, dtype=orderings.CODE_DTYPE))
+            for t, codes in given
+            if (orderings.element_counts(codes, len(elements)) == counts).all()
+        ] + [
             (t, origin, make)
             for t, (template, coordination) in enumerate(zip(templates, coordinations, strict=True))
             for origin, make in motif_makers(template.positions, coordination, counts)

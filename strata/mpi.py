@@ -89,3 +89,36 @@ def init_world():
     from ase.parallel import world as ase_world
 
     return ase_world
+
+
+def compute_in_ranks(atoms, settings, launcher, tasks, workdir, store=None, txt=None):
+    """The reference result of ``atoms`` computed by ``python -m strata.reference`` on
+    ``tasks`` MPI ranks (started with ``launcher``), through the calculation store if given.
+
+    The structure, the settings and the result pass through files in ``workdir``.
+
+    Returns
+    -------
+    ase.Atoms
+        The result, as rank 0 wrote it.
+    """
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ase.io import write
+
+    from strata.files import read_result
+
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    write(work / "structure.extxyz", atoms, format="extxyz")
+    (work / "settings.json").write_text(json.dumps(settings))
+    command = launcher_command(launcher, tasks) + [
+        sys.executable, "-m", "strata.reference", str(work / "structure.extxyz"),
+        str(work / "result.extxyz"), str(work / "settings.json"),
+        *(["--store", str(store)] if store else []), *(["--txt", str(txt)] if txt else []),
+    ]
+    subprocess.run(command, check=True, env=mpi_env())
+    return read_result(work / "result.extxyz")

@@ -28,22 +28,23 @@ MAX_LEVELS = 31  # length of LightGBM's default label_gain
 
 # ----------------------------------------------------------------------------- groups, labels
 
-def query_groups(compositions, templates=None, by_template="auto"):
-    """Query-group id of each structure: composition, and template when shapes are mixed.
+def group_names(compositions, templates, by_template):
+    """Query-group name of each structure: its composition, and ``"<composition>|<template>"``
+    when groups split by template.
 
     Parameters
     ----------
     compositions : array_like of str
         Composition key per structure.
-    templates : array_like of int, optional
-        Template index per structure.
+    templates : array_like of int or None
+        Template index per structure (None: one template).
     by_template : bool or "auto"
-        Include the template in the group; ``"auto"``: when more than one template occurs.
+        Include the template in the group; ``"auto"``: when more than one template occurs
+        (``model.group_by_template``).
 
     Returns
     -------
-    numpy.ndarray of int
-        Group ids numbered in order of first appearance.
+    list[str]
     """
     compositions = np.asarray(compositions, dtype=object).astype(str)
     if templates is None:
@@ -51,16 +52,27 @@ def query_groups(compositions, templates=None, by_template="auto"):
     elif by_template == "auto":
         by_template = len(np.unique(np.asarray(templates))) > 1
     if by_template:
-        names = [f"{c}|{int(t)}" for c, t in zip(compositions, templates, strict=True)]
-    else:
-        names = list(compositions)
+        return [f"{c}|{int(t)}" for c, t in zip(compositions, templates, strict=True)]
+    return list(compositions)
+
+
+def query_groups(compositions, templates=None, by_template=False):
+    """Query-group id of each structure (:func:`group_names`), numbered in order of first
+    appearance."""
     ids = {}
-    return np.array([ids.setdefault(name, len(ids)) for name in names], dtype=int)
+    return np.array([ids.setdefault(name, len(ids))
+                     for name in group_names(compositions, templates, by_template)], dtype=int)
+
+
+def group_names_of(table, settings):
+    """Query-group names of a labelled or candidate table (``composition``, ``template``)
+    under ``settings.group_by_template`` (:class:`strata.settings.ModelSettings`)."""
+    return group_names(table["composition"].to_numpy(), table["template"].to_numpy(int),
+                       settings.group_by_template)
 
 
 def groups_of(table, settings):
-    """Query groups of a labelled or candidate table (``composition``, ``template``) under
-    ``settings.group_by_template`` (:class:`strata.settings.ModelSettings`)."""
+    """Query-group ids of a table (:func:`group_names_of`, numbered as :func:`query_groups`)."""
     return query_groups(table["composition"].to_numpy(), table["template"].to_numpy(int),
                         settings.group_by_template)
 

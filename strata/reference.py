@@ -168,9 +168,6 @@ def main(argv=None):
     return 0
 
 
-#: Transitional: names that moved out of this module, for callers not updated yet
-#: (strata/report.py, scripts/describe_structures.py, tests/test_report.py,
-#: tests/test_slurm.py, tests/test_interruptions.py, benchmarks/ptau147.py). Remove with them.
 if __name__ == "__main__":
     try:
         sys.exit(main())

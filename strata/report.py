@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import html
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,8 +44,6 @@ padding:.5em 1em}nav a{margin-right:1em}
 .scroll{overflow-x:auto}
 """
 #: stages of a round, in order, whose wall time the reports show
-STAGES = ("generate_candidates", "select_batch", "compute_reference", "describe_structures",
-          "train_model", "explain_model", "report_round")
 
 
 # ----------------------------------------------------------------------------- html helpers
@@ -85,57 +82,6 @@ def _para(text, css="note"):
 
 # ----------------------------------------------------------------------------- tables
 
-def stage_times(labelled, logs_dirs):
-    """Wall time per stage and round.
-
-    ``compute_reference``: the summed ``wall_time`` the reference results record (CPU-side
-    time of the calculations, however many ran in parallel). Other stages: a Snakemake
-    benchmark file ``<round>/benchmarks/<stage>.tsv`` when there is one, else the time
-    between the last write of the stage's log and of the stage before it (approximate:
-    includes waiting for a free core). NaN when neither is known (``report_round`` needs its
-    benchmark: its log is still being written while the report is).
-
-    Parameters
-    ----------
-    labelled : pandas.DataFrame
-    logs_dirs : dict of int to path
-        Round → its ``logs`` folder (``results/round_NN/logs``).
-    """
-    rows = []
-    carried = None  # train_model's log time of the round before
-    for round_, logs in sorted(logs_dirs.items()):
-        logs = Path(logs)
-        mtimes = {}
-        for stage in STAGES:
-            written = [f.stat().st_mtime for f in logs.glob(f"{stage}*.log")]
-            if written:
-                mtimes[stage] = max(written)
-        if carried is not None:
-            mtimes["previous round"] = carried
-        wall_time = labelled.loc[labelled["round"] == round_, "wall_time"]
-        rows.append({"round": round_, **_round_times(logs.parent / "benchmarks", mtimes,
-                                                     wall_time)})
-        carried = mtimes.get("train_model", carried)
-    return pd.DataFrame(rows)
-
-
-def _round_times(bench, mtimes, wall_time):
-    """Seconds per stage of one round (see :func:`stage_times`)."""
-    row, previous = {}, "previous round"
-    for stage in STAGES:
-        value = np.nan
-        bench_file = bench / f"{stage}.tsv"
-        if stage == "compute_reference":
-            value = float(wall_time.sum()) if wall_time.notna().any() else np.nan
-        elif bench_file.exists():
-            value = float(pd.read_csv(bench_file, sep="\t")["s"].iloc[-1])
-        elif stage in mtimes and previous in mtimes and stage != "report_round":
-            value = max(mtimes[stage] - mtimes[previous], 0.0)
-        row[f"{stage} (s)"] = value
-        previous = stage if stage in mtimes else previous
-    return row
-
-
 def batch_table(batch, labelled):
     """The round's batch: predicted rank, score, uncertainty, energy and reference ranks."""
     table = batch.copy()
@@ -149,44 +95,6 @@ def batch_table(batch, labelled):
 
 
 # ----------------------------------------------------------------------------- structures
-
-def best_so_far(previous, results, n):
-    """The ``n`` lowest-energy structures of each composition among two lists.
-
-    Builds a round's ``best.extxyz`` from the one of the round before and the round's own
-    reference results, so no report reads the results of every earlier round.
-
-    Parameters
-    ----------
-    previous : list of ase.Atoms
-        The best structures so far (the previous round's ``best.extxyz``; [] in round 0).
-    results : list of ase.Atoms
-        New reference results (failed ones, ``status`` not ``ok``, are skipped).
-    n : int
-        Structures kept per composition.
-
-    Returns
-    -------
-    list of ase.Atoms
-        Ordered by rank within composition, then energy (then ``structure_id``): the first
-        entries are the best of each composition.
-    """
-    unique = {}
-    for atoms in [*previous, *results]:
-        if atoms.info.get("status", "ok") == "ok":
-            unique.setdefault(atoms.info["structure_id"], atoms)
-    table = pd.DataFrame({
-        "sid": list(unique),
-        "composition": [a.info.get("composition", "") for a in unique.values()],
-        "energy": [a.get_potential_energy() for a in unique.values()],
-    })
-    if table.empty:
-        return []
-    table = table.sort_values(["energy", "sid"])
-    table["rank"] = table.groupby("composition").cumcount()
-    chosen = table[table["rank"] < n].sort_values(["rank", "energy", "sid"])
-    return [unique[sid] for sid in chosen["sid"]]
-
 
 def structures_html(results, settings, elements):
     """Pictures of structures with their per-layer composition."""
@@ -338,7 +246,7 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
         ``ablation``, ``weighting``); without them the SHAP and layer sections are empty.
     best : list of ase.Atoms
         Best reference results so far, pictured.
-    settings : strata.descriptors.DescriptorSettings
+    settings : strata.settings.DescriptorSettings
         Layers of the pictured structures.
     elements : sequence of str
     ablation : bool

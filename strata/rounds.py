@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from strata import evaluation, files, ranking, search, selection
+from strata import evaluation, files, mpi, ranking, search, selection
 from strata import explain as explain_module
 from strata import reference as reference_module
+from strata.store import compute_cached
 
 
 class NothingToTrainOn(RuntimeError):
@@ -89,14 +90,23 @@ def select(campaign, round_, candidates, labelled=None):
     return files.batch_structures(batch, campaign.templates, campaign.elements, round_)
 
 
-def reference(campaign, atoms, store=None, txt=None):
-    """The reference result of one structure (through the calculation store if given)."""
-    settings = campaign.settings.reference_dict()
-    if store is None:
-        return reference_module.compute(atoms, settings, txt=txt)
-    from strata.store import compute_cached
+def reference(campaign, atoms, store=None, txt=None, workdir=None, tasks=None):
+    """The reference result of one structure, and whether it was computed now.
 
-    return compute_cached(atoms, settings, store, txt=txt)[0]
+    Through the calculation store ``store`` when given (``computed`` False: taken from it);
+    on ``tasks`` MPI ranks (default ``reference.resources.tasks``) when more than one, with
+    ``workdir`` for the hand-over files (``computed`` is then None: the ranks' log says).
+    """
+    settings = campaign.settings.reference_dict()
+    resources = campaign.settings.resources
+    tasks = resources["tasks"] if tasks is None else tasks
+    if tasks > 1:
+        result = mpi.compute_in_ranks(atoms, settings, resources["launcher"], tasks, workdir,
+                                      store=store, txt=txt)
+        return result, None
+    if store is None:
+        return reference_module.compute(atoms, settings, txt=txt), True
+    return compute_cached(atoms, settings, store, txt=txt)
 
 
 def describe(campaign, results):
@@ -174,7 +184,7 @@ def run(campaign, compute=None, rounds=None):
         After each round's training; stop iterating to stop the campaign. A round with an
         empty batch (stop rule) ends it.
     """
-    compute = compute or (lambda atoms: reference(campaign, atoms))
+    compute = compute or (lambda atoms: reference(campaign, atoms)[0])
     tables, labelled, surrogate = [], None, None
     for round_ in range(campaign.settings.rounds if rounds is None else rounds):
         clock = _Clock()

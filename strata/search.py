@@ -17,12 +17,10 @@ large pool of orderings at the exact stoichiometry (:func:`candidate_pool`):
    one candidate), never a labelled one, plus a share of fresh random and structured ones kept
    whatever their score (exploration material).
 
-No reference calculation is made here; everything is scored by the model. The search keeps
-its scores to itself: the final pool is described once and its score and uncertainty are
-computed from that one feature table, all rows in one call. (Scoring it in one call is not a
-detail: the linear prior's matrix product gives scores that differ in the last bits with the
-shape of the batch, and the selection breaks exact ties of the pool at random, so the pool's
-scores must not be assembled from the search's differently-shaped batches.)
+No reference calculation is made here; everything is scored by the model, each ordering
+once: the pool keeps the scores the search gave it (a row's score does not depend on the
+batch it was scored in, :meth:`strata.prior.LinearPrior.score`), and only the ensemble's
+spread (the uncertainty) is computed on the final pool.
 """
 
 from collections.abc import Callable
@@ -31,11 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from strata import moves, orderings
+from strata import moves, orderings, ranking
 from strata.archive import Archive, polish
 from strata.generation import initial_set
 
-POOL_COLUMNS = ["template", "codes", "composition", "origin", "score", "uncertainty", "key"]
+POOL_COLUMNS = ["template", "codes", "composition", "group", "origin", "score", "uncertainty",
+                "key"]
 
 
 def initial_pool(campaign, rng):
@@ -60,6 +59,7 @@ def initial_pool(campaign, rng):
         list(campaign.templates), coordinations, list(campaign.compositions),
         settings.initial_size, list(settings.elements), rng,
         key=lambda t, codes: campaign.keys(t, codes)[0], motifs=settings.initial_motifs,
+        given=campaign.user_orderings,
     )
 
 
@@ -214,6 +214,7 @@ def candidate_pool(campaign, labelled, surrogate, rng):
     pool = pd.concat(frames, ignore_index=True)
     # scored once, by the search; the ensemble's spread needs the features once more
     pool["uncertainty"] = surrogate.uncertainty(_features(campaign.featurizer, pool))
+    pool["group"] = ranking.group_names_of(pool, surrogate.settings)  # scores compare within
     order = np.argsort(-pool["score"].to_numpy(), kind="stable")
     return pool.iloc[order].reset_index(drop=True)[POOL_COLUMNS]
 

@@ -37,11 +37,18 @@ def computed_keys(symmetry, labelled):
                              np.stack(labelled["codes"].to_numpy())))
 
 
+def _groups(pool):
+    """Group of each candidate whose scores compare: the ``group`` column (composition, or
+    composition and template: :func:`strata.ranking.group_names`), else the composition."""
+    column = "group" if "group" in pool.columns else "composition"
+    return pool[column].astype(str)
+
+
 def _group_rank(candidates, rng):
-    """Rank within composition group (0 = best), ties broken at random."""
+    """Rank within group (0 = best), ties broken at random."""
     tie = rng.random(len(candidates))
     order = np.lexsort((tie, -candidates["score"].to_numpy(float)))
-    groups = candidates["composition"].astype(str).to_numpy()[order]
+    groups = _groups(candidates).to_numpy()[order]
     rank = np.empty(len(candidates), dtype=int)
     seen = {}
     for position, g in zip(order, groups, strict=True):
@@ -64,7 +71,7 @@ def _explore(pool, chosen, n, method, rng, region=None):
     ``uncertainty``: the largest ensemble disagreement (diversity when it is flat);
     ``diversity``: greedy farthest-point picks by Hamming distance of the ``codes`` (sites
     occupied by different elements) from the picks so far — ``codes`` survive the candidate
-    CSV file between the generate and select stages, unlike the descriptor arrays.
+    CSV file between the generate and select stages.
     """
     taken = set(chosen)
     region = len(pool) if region is None else min(int(region), len(pool))
@@ -106,7 +113,7 @@ def _exploit(pool, turn, n, settings):
         return [int(k) for k in turn[:n]]
     codes = np.stack(pool["codes"].to_numpy()).astype(np.int8)
     score = pool["score"].to_numpy(float)
-    group = pool["composition"].astype(str).to_numpy()
+    group = _groups(pool).to_numpy()
     chosen, deferred = [], []
     for k in turn:
         k = int(k)
@@ -128,7 +135,8 @@ def select_batch(candidates, computed_keys, batch_size, settings, rng):
     candidates : pandas.DataFrame
         From :func:`strata.search.candidate_pool`: ``template``, ``codes``, ``composition``,
         ``origin``, ``score``, ``uncertainty``, ``key`` (canonical key; without it, the
-        codes themselves are the key: exact repeats only), optionally ``descriptor``.
+        codes themselves are the key: exact repeats only), optionally ``group`` (the
+        query group whose scores compare; default the composition).
     computed_keys : set
         Keys of every structure already computed (:func:`computed_keys`).
     batch_size : int
@@ -160,7 +168,7 @@ def select_batch(candidates, computed_keys, batch_size, settings, rng):
         n_explore = int(round(settings.exploration * batch_size))
         n_explore = min(n_explore, batch_size - 1) if batch_size > 1 else 0
     # exploit: by within-group rank, so that groups take turns (pool is sorted that way)
-    within = pool["composition"].astype(str).groupby(pool["composition"].astype(str)).cumcount()
+    within = _groups(pool).groupby(_groups(pool)).cumcount()
     turn = np.lexsort((pool["predicted_rank"].to_numpy(), within.to_numpy()))
     chosen = _exploit(pool, turn, batch_size - n_explore, settings)
     top_share = max(len(chosen) + n_explore, int(np.ceil(settings.exploration_top * len(pool))))

@@ -14,6 +14,11 @@ import hashlib
 import numpy as np
 from scipy.spatial import cKDTree
 
+from strata.settings import schema_default
+
+#: position tolerance of the point-group search (Å): the schema's search.symmetry_tolerance
+TOLERANCE = schema_default("search", "symmetry_tolerance")
+
 CHUNK_BYTES = 32_000_000  # memory per chunk of permuted orderings in canonical_keys
 
 
@@ -48,7 +53,7 @@ def _match(transformed, tree, tolerance):
     return index
 
 
-def point_group_permutations(template, tolerance=0.1):
+def point_group_permutations(template, tolerance=TOLERANCE):
     """Site permutations of every point-group operation of a template's geometry.
 
     An operation is an orthogonal 3×3 matrix ``R`` (proper or improper) about the centroid
@@ -206,7 +211,7 @@ class SymmetryCache:
         False: identity only (duplicates are exact repeats only).
     """
 
-    def __init__(self, templates, tolerance=0.1, enabled=True):
+    def __init__(self, templates, tolerance=TOLERANCE, enabled=True):
         self.templates = templates
         self.tolerance = tolerance
         self.enabled = enabled

@@ -37,3 +37,27 @@ def test_params_of_a_rule_take_defaults_for_the_rest():
     campaign = Campaign.from_params(dict(params, seed=3))
     assert campaign.settings.seed == 3
     assert campaign.settings.batch_size == 5  # the schema's default
+
+
+def test_user_structures_join_the_initial_set(tmp_path):
+    from ase.io import write
+
+    from strata import rounds
+    from strata.clusters import build_template
+
+    for i in range(2):
+        atoms = build_template("icosahedron", 2, 4.0)
+        atoms.symbols[:] = "Pt"
+        atoms.symbols[[i, 3, 5, 7, 9, 11]] = "Au"  # Pt7Au6, two different orderings
+        write(tmp_path / f"p{i}.xyz", atoms)
+    config = dict(copy.deepcopy(BASE), composition=[{"Pt": 7, "Au": 6}],
+                  cluster={"shape": "files", "folder": str(tmp_path)})
+    campaign = Campaign.from_config(config)
+    assert len(campaign.user_orderings) == 2
+    candidates = rounds.generate(campaign, 0)
+    user = candidates[candidates["origin"] == "user"]
+    assert sorted(user["template"]) == [0, 1]
+    for row in user.itertuples():
+        symbols = campaign.templates[row.template].get_chemical_symbols()
+        assert [campaign.elements[c] for c in row.codes] == symbols
+    assert len(candidates) == 4

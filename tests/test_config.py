@@ -138,6 +138,19 @@ MALFORMED = [
     ("negative region weight", patched(model={"region_weights": {"core": -1}}),
      "model.region_weights.core", "less than the minimum of 0"),
     ("unknown search key", patched(search={"passes_": 2}), "search.passes_", "unknown key"),
+    ("search key in selection", patched(selection={"passes": 2}), "selection.passes",
+     "did you mean 'search.passes'?"),
+    ("typo in a weighting scheme", patched(report={"weighting_schemes": {"w": {"surfce": 2}}}),
+     "report.weighting_schemes.w.surfce", "unknown key"),
+    ("ensemble of one", patched(model={"ensemble_size": 1}), "model.ensemble_size",
+     "1 is not allowed"),
+    ("prior without a block", patched(model={"region_weights": {
+        "surface": 0, "intermediate": 0, "core": 0, "cross-region": 0, "global": 0}}),
+     "model.region_weights", "every descriptor block the prior uses has weight 0"),
+    ("prior only on an absent region", patched(
+        descriptors={"intermediate_layers": 0},
+        model={"region_weights": {"surface": 0, "core": 0, "cross-region": 0, "global": 0}}),
+     "model.region_weights", "every descriptor block the prior uses has weight 0"),
 ]
 
 

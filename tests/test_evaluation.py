@@ -2,8 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
+import test_explain
 
-from strata import evaluation
+from strata import evaluation, files
 from strata.settings import ModelSettings
 
 MODEL = ModelSettings.from_config({})
@@ -50,3 +52,50 @@ def test_cross_validation_learns_a_learnable_energy():
 def test_round_zero_has_no_batch_metrics():
     row = evaluation.round_metrics(labelled_table(), 0, MODEL, 0, k=5).iloc[0]
     assert not any(name.startswith("batch.") for name in row.index)
+
+# ---- best structures so far (a round's best.extxyz); the mini campaign of tests/test_explain.py
+
+
+
+mini = test_explain.mini  # the shared fixture
+
+
+def _results(mini):
+    return [files.read_result(path) for path in mini["paths"]]
+
+
+def test_best_so_far_incremental_equals_all_at_once(mini):
+    results = _results(mini)
+    labelled = mini["labelled"]
+    everything = evaluation.best_so_far([], results, 2)
+    step = evaluation.best_so_far(evaluation.best_so_far([], results[:24], 2), results[24:], 2)
+    assert [a.info["structure_id"] for a in step] == [a.info["structure_id"] for a in everything]
+    energies = [a.get_potential_energy() for a in everything]
+    assert energies == sorted(energies) and len(everything) == 2
+    assert energies[0] == pytest.approx(labelled["energy"].min())
+    assert energies[1] == pytest.approx(np.sort(labelled["energy"])[1])
+
+
+def test_best_so_far_ranks_within_composition_and_skips_failures(mini):
+    results = _results(mini)[:6]
+    for atoms in results[3:]:
+        atoms.info["composition"] = "other"
+    results[0].info["status"] = "failed"
+    best = evaluation.best_so_far([], results, 1)
+    assert sorted(a.info["composition"] for a in best) == ["Au27Pt28", "other"]
+    assert results[0].info["structure_id"] not in {a.info["structure_id"] for a in best}
+    firsts = evaluation.best_so_far([], results, 2)[:2]  # the best of each composition first
+    assert {a.info["composition"] for a in firsts} == {"Au27Pt28", "other"}
+    assert evaluation.best_so_far([], [], 3) == []
+
+
+def test_best_so_far_round_trips_through_extxyz(mini, tmp_path):
+    best = evaluation.best_so_far([], _results(mini), 3)
+    for atoms in best:  # as scripts/best_so_far.py: no empty strings in extxyz info
+        atoms.info.pop("reason", None)
+    files.write_structures(best, tmp_path / "best.extxyz")
+    back = files.read_structures(tmp_path / "best.extxyz")
+    assert [a.info["structure_id"] for a in back] == [a.info["structure_id"] for a in best]
+    again = evaluation.best_so_far(back, [], 3)
+    assert [a.get_potential_energy() for a in again] == pytest.approx(
+        [a.get_potential_energy() for a in best])

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pandas as pd
+import pytest
+import test_explain
 
 from strata import files, orderings
 from strata.reference import compute
@@ -49,3 +51,24 @@ def test_round_rng_is_reproducible_and_independent_per_stage():
     assert (a == files.round_rng(0, 3, "generate").random(3)).all()
     assert not (a == files.round_rng(0, 3, "select").random(3)).all()
     assert not (a == files.round_rng(0, 4, "generate").random(3)).all()
+
+
+# ---- stage times of the reports; the mini campaign of tests/test_explain.py
+
+
+mini = test_explain.mini  # the shared fixture
+
+
+def test_stage_times(mini, tmp_path):
+    logs = tmp_path / "round_00" / "logs"
+    logs.mkdir(parents=True)
+    for stage in ("generate_candidates", "select_batch", "train_model"):
+        (logs / f"{stage}.log").write_text("x")
+    bench = tmp_path / "round_00" / "benchmarks"
+    bench.mkdir()
+    (bench / "explain_model.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
+    times = files.stage_times(mini["labelled"], {0: logs})
+    assert times.loc[0, "compute_reference (s)"] == pytest.approx(24 * 0.01)
+    assert times.loc[0, "select_batch (s)"] >= 0
+    assert times.loc[0, "explain_model (s)"] == pytest.approx(2.5)
+    assert np.isnan(times.loc[0, "report_round (s)"])

@@ -49,7 +49,7 @@ def test_query_groups_by_composition_and_template():
     compositions = ["Au73Pt74", "Au73Pt74", "Au50Pt97", "Au73Pt74"]
     assert list(ranking.query_groups(compositions)) == [0, 0, 1, 0]
     assert list(ranking.query_groups(compositions, [0, 0, 0, 0])) == [0, 0, 1, 0]
-    mixed = ranking.query_groups(compositions, [0, 1, 0, 0])
+    mixed = ranking.query_groups(compositions, [0, 1, 0, 0], by_template="auto")
     assert list(mixed) == [0, 1, 2, 0]
     assert list(ranking.query_groups(compositions, [0, 1, 0, 0], by_template=False)) == [0, 0, 1, 0]
 
@@ -190,3 +190,4 @@ def test_groups_split_by_template_as_configured():
     assert by.tolist() == [0, 1, 2, 0] and plain.tolist() == [0, 0, 1, 0]
     assert auto.tolist() == by.tolist()  # auto: templates are mixed here
     assert ranking.groups_of(table[table.template == 0], DEFAULT).tolist() == [0, 1, 0]
+    assert ranking.group_names_of(table, DEFAULT) == ["A|0", "A|1", "B|0", "A|0"]

@@ -10,7 +10,7 @@ import pytest
 import test_explain
 from test_explain import ELEMENTS, SETTINGS
 
-from strata import explain, figures, files, report
+from strata import evaluation, explain, figures, files, report
 from strata.descriptors import feature_names
 from strata.layers import Topology
 from strata.settings import ReportSettings
@@ -52,45 +52,8 @@ def test_readable_names_cover_every_feature():
     assert figures.readable_name("not a feature") == "not a feature"
 
 
-def test_best_so_far_incremental_equals_all_at_once(mini):
-    results = _results(mini)
-    labelled = mini["labelled"]
-    everything = report.best_so_far([], results, 2)
-    step = report.best_so_far(report.best_so_far([], results[:24], 2), results[24:], 2)
-    assert [a.info["structure_id"] for a in step] == [a.info["structure_id"] for a in everything]
-    energies = [a.get_potential_energy() for a in everything]
-    assert energies == sorted(energies) and len(everything) == 2
-    assert energies[0] == pytest.approx(labelled["energy"].min())
-    assert energies[1] == pytest.approx(np.sort(labelled["energy"])[1])
-
-
-def test_best_so_far_ranks_within_composition_and_skips_failures(mini):
-    results = _results(mini)[:6]
-    for atoms in results[3:]:
-        atoms.info["composition"] = "other"
-    results[0].info["status"] = "failed"
-    best = report.best_so_far([], results, 1)
-    assert sorted(a.info["composition"] for a in best) == ["Au27Pt28", "other"]
-    assert results[0].info["structure_id"] not in {a.info["structure_id"] for a in best}
-    firsts = report.best_so_far([], results, 2)[:2]  # the best of each composition first
-    assert {a.info["composition"] for a in firsts} == {"Au27Pt28", "other"}
-    assert report.best_so_far([], [], 3) == []
-
-
-def test_best_so_far_round_trips_through_extxyz(mini, tmp_path):
-    best = report.best_so_far([], _results(mini), 3)
-    for atoms in best:  # as scripts/best_so_far.py: no empty strings in extxyz info
-        atoms.info.pop("reason", None)
-    files.write_structures(best, tmp_path / "best.extxyz")
-    back = files.read_structures(tmp_path / "best.extxyz")
-    assert [a.info["structure_id"] for a in back] == [a.info["structure_id"] for a in best]
-    again = report.best_so_far(back, [], 3)
-    assert [a.get_potential_energy() for a in again] == pytest.approx(
-        [a.get_potential_energy() for a in best])
-
-
 def test_layer_profile_of_core_shell(mini):
-    best = report.best_so_far([], _results(mini), 2)
+    best = evaluation.best_so_far([], _results(mini), 2)
     topology = Topology.from_atoms(best[0], SETTINGS)
     profile = figures.layer_profile(best[0], topology, ELEMENTS)
     assert profile["atoms"].sum() == len(best[0])
@@ -98,24 +61,9 @@ def test_layer_profile_of_core_shell(mini):
     assert len(figures.cut_away(best[0])) < len(best[0])
 
 
-def test_stage_times(mini, tmp_path):
-    logs = tmp_path / "round_00" / "logs"
-    logs.mkdir(parents=True)
-    for stage in ("generate_candidates", "select_batch", "train_model"):
-        (logs / f"{stage}.log").write_text("x")
-    bench = tmp_path / "round_00" / "benchmarks"
-    bench.mkdir()
-    (bench / "explain_model.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
-    times = report.stage_times(mini["labelled"], {0: logs})
-    assert times.loc[0, "compute_reference (s)"] == pytest.approx(24 * 0.01)
-    assert times.loc[0, "select_batch (s)"] >= 0
-    assert times.loc[0, "explain_model (s)"] == pytest.approx(2.5)
-    assert np.isnan(times.loc[0, "report_round (s)"])
-
-
 def test_round_page(mini, explained):
     labelled, metrics = mini["labelled"], mini["metrics"]
-    best = report.best_so_far([], _results(mini), 2)
+    best = evaluation.best_so_far([], _results(mini), 2)
     html = report.round_page(1, metrics, labelled, explained, best=best, settings=SETTINGS,
                              elements=ELEMENTS)
     images = _images(html)
@@ -148,7 +96,7 @@ def test_round_page_without_model_view_or_tables(mini, explained):
 
 
 def test_campaign_page(mini):
-    best = report.best_so_far([], _results(mini), 2)
+    best = evaluation.best_so_far([], _results(mini), 2)
     html = report.campaign_page(mini["metrics"], ["00", "01"], labelled=mini["labelled"],
                                 best=best, settings=SETTINGS, elements=ELEMENTS)
     assert "href='round_01/report.html'" in html

@@ -22,8 +22,7 @@ def make_pool(n=60, seed=0, compositions=((28, 27),)):
             rows.append({"template": 0, "codes": codes,
                          "composition": orderings.composition_key(counts, ["Pt", "Au"]),
                          "origin": "mutation", "score": float(rng.normal()),
-                         "uncertainty": float(rng.random()),
-                         "descriptor": rng.normal(size=4)})
+                         "uncertainty": float(rng.random())})
     pool = pd.DataFrame(rows)
     pool["key"] = cache.keys(pool["template"].to_numpy(), np.stack(pool["codes"].to_numpy()))
     return template, cache, pool.sort_values("score", ascending=False).reset_index(drop=True)
@@ -129,10 +128,9 @@ def test_exploit_picks_keep_a_minimum_distance():
     assert list(batch["key"]) == list(pool["key"][[0, 2]])
 
 
-def test_diversity_exploration_from_codes_without_descriptors():
-    """The candidate CSV file drops the descriptor arrays: diversity uses Hamming distance."""
+def test_diversity_exploration_from_codes():
+    """Diversity: the Hamming distance of the orderings (what the candidate file holds)."""
     _, _, pool = make_pool()
-    pool = pool.drop(columns="descriptor")
     config = SelectionSettings.from_config({"exploration": 0.2, "exploration_method": "diversity",
                             "exploration_top": 1.0})
     batch = selection.select_batch(pool, set(), 5, config, np.random.default_rng(0))

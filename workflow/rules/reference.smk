@@ -22,8 +22,12 @@ rule compute_reference:
         runtime=lambda wildcards, attempt: RESOURCES["runtime_min"] * attempt,
         # SLURM: run the job step as an MPI job (only for more than one task)
     params:
-        settings=calculator_settings(config["reference"]),
-        launcher=RESOURCES["launcher"],
+        # what decides a result, and the launcher; not memory or run time (a change of
+        # those reruns nothing)
+        campaign=campaign_params(
+            reference=calculator_settings(config["reference"])
+            | {"resources": {"launcher": RESOURCES["launcher"]}}
+        ),
         store="results/calculations",
     script:
         "../../scripts/compute_reference.py"
