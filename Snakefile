@@ -12,14 +12,22 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 os.environ.setdefault("PYTHONPATH", workflow.basedir)
 from strata.config import validate
+from strata.configfiles import check_configfiles, stop_on_config_error
+
+DEFAULT_CONFIGFILE = "config/config.yaml"
+
+# Re-read every config file strictly (the --configfile ones, then the default): a key given
+# twice, a YAML error or an empty file stops here, naming the file and line. Each check stops
+# Snakemake with one line on stderr (no traceback) before any job.
+stop_on_config_error(check_configfiles, [*workflow.configfiles, DEFAULT_CONFIGFILE])
 
 
-configfile: "config/config.yaml"
+configfile: DEFAULT_CONFIGFILE
 
 
 # Fill defaults from workflow/schemas/config.schema.yaml, check types and physics, and stop
 # with a message naming the key before any job starts.
-validate(config)
+stop_on_config_error(validate, config)
 
 
 include: "workflow/rules/common.smk"

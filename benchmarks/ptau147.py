@@ -6,9 +6,8 @@ calculator per structure (through :func:`strata.reference.compute`), no relaxati
 state (Au on the 12 vertices, the 60 edge sites and 1 of the 20 facet centres) is at
 62.5106 eV. Side by side on the same oracle and budget:
 
-* ``random``: distinct random orderings;
-* ``ga``: a plain steady-state genetic algorithm (population 20, tournament of 3,
-  cut-and-splice crossover + swap mutation, the child replaces the worst when better and new);
+* ``random`` and ``ga`` (:mod:`baselines`): distinct random orderings; a plain steady-state
+  genetic algorithm;
 * ``strata`` (LambdaRank, the default model) and ``strata-regressor`` (LightGBM regression):
   the campaign's own round jobs (:func:`strata.rounds.run`: generate, select, reference,
   describe, train — what the rules call), driven by a campaign config dict as a user writes
@@ -30,11 +29,12 @@ import json
 import time
 from pathlib import Path
 
+import baselines
 import numpy as np
 import pandas as pd
 import yaml
 
-from strata import generation, moves, orderings, reference, rounds
+from strata import generation, reference, rounds
 from strata.campaign import Campaign
 from strata.layers import Topology
 
@@ -68,6 +68,11 @@ class Oracle:
         self.energies.append(energy)
         return result
 
+    def energy(self, codes):
+        """Energy of an ordering (NaN when the calculation failed), one reference call."""
+        result = self(codes)
+        return result.get_potential_energy() if result.info["status"] == "ok" else np.nan
+
     @property
     def calls(self):
         return len(self.energies)
@@ -86,37 +91,6 @@ def ground_state_check(template, settings):
     codes[facets[0]] = 1
     assert codes.sum() == 73, codes.sum()
     return Oracle(template, settings)(codes).get_potential_energy()
-
-
-# ----------------------------------------------------------------------------- baselines
-
-def random_search(template, counts, settings, budget, rng):
-    oracle = Oracle(template, settings)
-    while oracle.calls < budget and not oracle.found():
-        oracle(orderings.random_ordering(counts, rng))
-    return oracle.energies
-
-
-def plain_ga(template, counts, settings, budget, rng, population=20):
-    oracle = Oracle(template, settings)
-    pop = [orderings.random_ordering(counts, rng) for _ in range(population)]
-    energy = [oracle(c).get_potential_energy() for c in pop]
-    seen = {c.tobytes() for c in pop}
-    while oracle.calls < budget and not oracle.found():
-        parents = []
-        for _ in range(2):
-            entrants = rng.choice(population, size=3, replace=False)
-            parents.append(pop[min(entrants, key=lambda k: energy[k])])
-        child = moves.crossover(parents[0], parents[1], template.positions, rng)
-        child = moves.swap_mutations(child, int(rng.integers(1, 3)), rng)
-        if child.tobytes() in seen:
-            continue
-        seen.add(child.tobytes())
-        e = oracle(child).get_potential_energy()
-        worst = int(np.argmax(energy))
-        if e < energy[worst]:
-            pop[worst], energy[worst] = child, e
-    return oracle.energies
 
 
 # ----------------------------------------------------------------------------- strata
@@ -224,10 +198,13 @@ def main(argv=None):
             timing_total = {}
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 rng = np.random.default_rng(1000 + seed)
+                energy = Oracle(template, settings_ref).energy
                 if method == "random":
-                    traces.append(random_search(template, counts, settings_ref, args.budget, rng))
+                    traces.append(baselines.random_search(energy, counts, args.budget, rng,
+                                                          GROUND_STATE + TOLERANCE))
                 elif method == "ga":
-                    traces.append(plain_ga(template, counts, settings_ref, args.budget, rng))
+                    traces.append(baselines.plain_ga(energy, counts, template.positions,
+                                                     args.budget, rng, GROUND_STATE + TOLERANCE))
                 else:
                     user = copy.deepcopy(BASE_CONFIG)
                     if method == "strata-regressor":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from strata import files, report
+from strata import evaluation, files, report
 from strata.settings import DescriptorSettings
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
@@ -14,6 +14,7 @@ sm = snakemake  # noqa: F821
 start = time.perf_counter()
 round_ = int(sm.wildcards.round)
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
+metrics = evaluation.with_regret(metrics, sm.params.ground_truth_energy)
 labelled = files.read_labelled(sm.input.labelled)
 explained = {name: pd.read_csv(getattr(sm.input, name))
              for name in ("shap", "regions", "ablation", "weighting")}

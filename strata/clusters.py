@@ -3,19 +3,34 @@
 A template is an :class:`ase.Atoms` object. Its chemical symbols carry no meaning for an ideal
 cluster (the orderings replace them); for a user structure file they are that structure's own
 ordering. Every template of a campaign has the same number of atoms.
+
+A user structure must be one metal particle in Ångström: :func:`read_template` names the file
+and what is wrong for non-metal atoms (ligands), a periodic cell without vacuum, a unit mistake
+(no bonds: Bohr; everything overlapping: nm), duplicate atoms and stray atoms. A particle cut by
+the faces of its periodic cell is made whole again. Atoms are bonded here when
+``d_ij < 1.4 (r_i + r_j)`` (covalent radii): any usual bond factor bonds fewer.
 """
 
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
+from ase import Atoms, units
 from ase.cluster import Decahedron, Icosahedron, Octahedron
-from ase.data import atomic_numbers, reference_states
+from ase.data import atomic_numbers, chemical_symbols, covalent_radii, reference_states
 from ase.io import read
+from ase.neighborlist import neighbor_list
+from scipy.spatial import cKDTree
 
 SHAPES = ("icosahedron", "decahedron", "octahedron", "truncated_octahedron")
 STRUCTURE_SUFFIXES = (".xyz", ".extxyz", ".cif", ".vasp", ".traj", ".pdb")
 MIN_DISTANCE = 0.5  # Å: closer atoms are overlapping, not bonded
+#: nearest-neighbour distance / (r_i + r_j) of a bonded pair: at most this (metals: 0.9-1.2)
+BOND_REACH = 1.4
+#: a typical nearest-neighbour distance below this fraction of a bond: wrong unit or scale
+TOO_CLOSE = 0.7
+#: not metals (the metalloids B, Si, Ge, As, Sb, Te are allowed); X is ASE's dummy atom
+NON_METALS = frozenset(("X", "H", "He", "C", "N", "O", "F", "Ne", "P", "S", "Cl", "Ar", "Se",
+                        "Br", "Kr", "I", "Xe", "Rn"))
 
 
 class StructureFileError(ValueError):
@@ -125,22 +140,156 @@ def read_template(path):
     Raises
     ------
     StructureFileError
-        When the file cannot be read or has overlapping atoms.
+        When the file cannot be read or is not one metal particle in Ångström
+        (:func:`template_from_atoms`).
     """
     try:
         atoms = read(path)
     except Exception as error:  # ASE raises many kinds for a malformed file
         raise StructureFileError(f"{path}: unreadable structure file ({error})") from error
+    return template_from_atoms(atoms, path)
+
+
+def template_from_atoms(atoms, name):
+    """A centred, non-periodic template of a user structure, checked to be a metal particle.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The structure as read (cell and periodicity are used to make the particle whole).
+    name : str or pathlib.Path
+        The file, named in every message.
+
+    Raises
+    ------
+    StructureFileError
+        For fewer than 2 atoms, non-metal atoms, a periodic structure bonded to its own images,
+        a unit mistake, duplicate atoms or atoms bonded to no other.
+    """
     if len(atoms) < 2:
-        raise StructureFileError(f"{path}: a particle needs at least 2 atoms, found {len(atoms)}")
-    distances = atoms.get_all_distances()[np.triu_indices(len(atoms), 1)]
-    if distances.min() < MIN_DISTANCE:
-        raise StructureFileError(
-            f"{path}: overlapping atoms (closest pair {distances.min():.2f} Å < {MIN_DISTANCE} Å)"
-        )
-    template = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions)
+        raise StructureFileError(f"{name}: a particle needs at least 2 atoms, found {len(atoms)}")
+    _check_metals(atoms, name)
+    positions = _whole(atoms, name)
+    _check_distances(atoms.numbers, positions, name)
+    template = Atoms(atoms.get_chemical_symbols(), positions=positions)
     template.translate(-template.positions.mean(axis=0))
     return template
+
+
+def _atom_list(indices, symbols=None, most=6):
+    """``atoms 3, 7 (Pt, Au)``: the first few indices, with their symbols."""
+    shown = [int(i) for i in indices[:most]]
+    text = ", ".join(map(str, shown)) + (f" … ({len(indices)} in all)" if len(indices) > most
+                                         else "")
+    if symbols is not None:
+        text += f" ({', '.join(symbols[i] for i in shown)})"
+    return f"atom{'s' if len(indices) > 1 else ''} {text}"
+
+
+def _check_metals(atoms, name):
+    """Every atom is a metal (a ligand or adsorbate is not a site of the particle)."""
+    symbols = atoms.get_chemical_symbols()
+    foreign = [i for i, s in enumerate(symbols) if s in NON_METALS]
+    if foreign:
+        elements = sorted({symbols[i] for i in foreign})
+        which = _atom_list(foreign, symbols if len(elements) > 1 else None)
+        raise StructureFileError(
+            f"{name}: non-metal atoms ({', '.join(elements)}): {which} of {len(atoms)}; a "
+            "template is a bare metal particle (remove ligands, adsorbates and dummy atoms)"
+        )
+
+
+def _whole(atoms, name):
+    """Positions of the particle, made whole across the faces of a periodic cell.
+
+    Raises
+    ------
+    StructureFileError
+        When the structure is bonded to one of its own periodic images (no vacuum).
+    """
+    periodic = atoms.pbc & (atoms.cell.lengths() > 0)
+    if not periodic.any():
+        return atoms.get_positions()
+    probe = atoms.copy()
+    probe.pbc = periodic
+    i, j, shifts, d = neighbor_list("ijSd", probe, BOND_REACH * covalent_radii[atoms.numbers])
+    image = _images(len(atoms), i, j, shifts)  # cell of each atom in the whole particle
+    winding = image[i] + shifts - image[j]  # non-zero: the bonds loop through the boundary
+    through = np.flatnonzero(winding.any(axis=1))
+    if len(through):
+        k = through[np.argmin(d[through])]
+        axes = [axis for axis, n in zip("abc", np.abs(winding[through]).sum(axis=0), strict=True)
+                if n]
+        kind = {3: "bulk cell", 2: "slab"}.get(len(axes), "wire")
+        pair = f"atoms {i[k]} and {j[k]} are" if i[k] != j[k] else f"atom {i[k]} is"
+        raise StructureFileError(
+            f"{name}: periodic {kind}, not a particle: {pair} bonded "
+            f"through the cell faces along {', '.join(axes)} ({d[k]:.2f} Å apart), so the "
+            "structure touches its own periodic images; give the particle vacuum in its cell, "
+            "or write it without a cell"
+        )
+    return atoms.get_positions() + image @ atoms.cell.array
+
+
+def _images(n_atoms, i, j, shifts):
+    """Periodic image of every atom that joins it to its bonded neighbours (graph search)."""
+    image = np.zeros((n_atoms, 3), dtype=int)
+    seen = np.zeros(n_atoms, dtype=bool)
+    order = np.argsort(i, kind="stable")
+    starts = np.searchsorted(i[order], np.arange(n_atoms + 1))
+    for root in range(n_atoms):
+        if seen[root]:
+            continue
+        seen[root], stack = True, [root]
+        while stack:
+            a = stack.pop()
+            for k in order[starts[a]:starts[a + 1]]:
+                if not seen[j[k]]:
+                    seen[j[k]], image[j[k]] = True, image[a] + shifts[k]
+                    stack.append(j[k])
+    return image
+
+
+def _check_distances(numbers, positions, name):
+    """Ångström coordinates of one particle: no unit mistake, duplicate or stray atom."""
+    distance, partner = cKDTree(positions).query(positions, k=2)
+    distance, partner = distance[:, 1], partner[:, 1]
+    bond = covalent_radii[numbers] + covalent_radii[numbers[partner]]
+    unit = _unit_problem(distance, bond)
+    if unit:
+        raise StructureFileError(f"{name}: {unit}")
+    if distance.min() < MIN_DISTANCE:
+        a = int(np.argmin(distance))
+        raise StructureFileError(
+            f"{name}: overlapping atoms (closest pair {distance.min():.2f} Å < {MIN_DISTANCE} "
+            f"Å): atoms {a} and {partner[a]} are duplicates; remove one"
+        )
+    stray = np.flatnonzero(distance > BOND_REACH * bond)
+    if len(stray):
+        symbols = [chemical_symbols[z] for z in numbers]
+        raise StructureFileError(
+            f"{name}: {_atom_list(stray, symbols)} bonded to no other atom (nearest "
+            f"{distance[stray[0]]:.2f} Å away, bonds ≈ {bond[stray[0]]:.2f} Å): stray atoms?"
+        )
+
+
+def _unit_problem(distance, bond):
+    """What is wrong with the scale of nearest-neighbour distances (nm, Bohr …), or None."""
+    reduced = float(np.median(distance / bond))
+    scale = (f"nearest neighbours are typically {np.median(distance):.2f} Å apart, bonds ≈ "
+             f"{np.median(bond):.2f} Å")
+    if reduced < TOO_CLOSE:
+        unit = "in nm? (1 nm = 10 Å)" if TOO_CLOSE <= 10 * reduced <= BOND_REACH else \
+            "in another unit, or scaled?"
+        return f"everything overlapping ({scale}): coordinates {unit}"
+    if reduced > BOND_REACH:
+        n_stray = int((distance > BOND_REACH * bond).sum())
+        what = "no two atoms bonded" if n_stray == len(distance) else \
+            f"{n_stray} of {len(distance)} atoms bonded to no other"
+        unit = f"in Bohr? (1 Bohr = {units.Bohr:.3f} Å)" if \
+            TOO_CLOSE <= units.Bohr * reduced <= BOND_REACH else "in another unit?"
+        return f"{what} ({scale}): coordinates {unit}"
+    return None
 
 
 def read_templates(folder):
@@ -150,11 +299,15 @@ def read_templates(folder):
     -------
     list[ase.Atoms]
     """
-    templates = [read_template(path) for path in structure_files(folder)]
-    sizes = {len(t) for t in templates}
-    if len(sizes) > 1:
+    files = structure_files(folder)
+    templates = [read_template(path) for path in files]
+    first = {}
+    for path, template in zip(files, templates, strict=True):
+        first.setdefault(len(template), path.name)
+    if len(first) > 1:
+        sizes = ", ".join(f"{name} has {n}" for n, name in sorted(first.items()))
         raise StructureFileError(
-            f"structure folder {folder}: mixed particle sizes {sorted(sizes)}; one campaign "
-            "ranks orderings of one size"
+            f"structure folder {folder}: mixed particle sizes {sorted(first)} ({sizes} atoms); "
+            "one campaign ranks orderings of one size"
         )
     return templates

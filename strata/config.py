@@ -3,22 +3,21 @@
 :func:`validate` is what the Snakefile calls before any job runs: it fills every default from
 ``workflow/schemas/config.schema.yaml``, validates the types and ranges, then checks what a
 schema cannot (compositions that add up to the particle size, elements the calculator knows,
-readable user structures). Every error names the key and what is wrong.
+readable user structures, a plausible lattice constant, bonds and a surface, enough distinct
+orderings: :mod:`strata.particlechecks`). Every error names the key and what is wrong, in one
+line (:mod:`strata.schemaerrors`); config files are read strictly (:mod:`strata.configfiles`).
 """
 
 import hashlib
 import json
-import math
-from pathlib import Path
 
 import numpy as np
-import yaml
 from ase.data import atomic_numbers, chemical_symbols
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
-from strata import clusters, orderings
-from strata.calculators import EMT_ELEMENTS
+from strata import clusters, orderings, particlechecks, schemaerrors
+from strata.calculators import EMT_ELEMENTS, check_gpaw
 from strata.settings import schema
 
 
@@ -37,14 +36,14 @@ def _with_defaults(validator_class):
                     instance[name] = json.loads(json.dumps(subschema["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
-    return validators.extend(validator_class, {"properties": set_defaults})
+    # "integer" excludes integer-valued floats (JSON Schema counts 2.0 as one; the code not)
+    type_checker = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return validators.extend(validator_class, {"properties": set_defaults},
+                             type_checker=type_checker)
 
 
 DefaultFillingValidator = _with_defaults(Draft202012Validator)
-
-
-def _key(path):
-    return ".".join(str(p) for p in path) or "(top level)"
 
 
 def validate_schema(config):
@@ -62,66 +61,22 @@ def validate_schema(config):
 
 
 def _raise(error, prefix=()):
-    """ConfigError for a schema error, naming the key."""
-    path = [*prefix, *error.absolute_path]
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
-        raise ConfigError(
-            f"config key '{_key([*path, unknown[0]])}': unknown key{_elsewhere(unknown[0])} "
-            f"(known here: {', '.join(allowed)})"
-        )
-    if error.validator == "not":
-        raise ConfigError(f"config key '{_key(path)}': {error.instance!r} is not allowed "
-                          f"({error.schema.get('description', 'see the schema')})")
-    raise ConfigError(f"config key '{_key(path)}': {error.message}")
+    """ConfigError for a schema error, naming the key (:mod:`strata.schemaerrors`)."""
+    raise ConfigError(schemaerrors.message(error, prefix))
 
 
-def _elsewhere(key):
-    """`` — it is 'search.passes'`` when a section of the schema has ``key``, else ''."""
-    homes = [f"{name}.{key}" for name, section in schema()["properties"].items()
-             if key in section.get("properties", {})]
-    return f"; did you mean {' or '.join(repr(h) for h in homes)}?" if homes else ""
-
-
-def _check_finite(value, path=()):
+def _check_finite(config):
     """Reject NaN and infinities anywhere (YAML ``.nan``/``.inf`` pass every schema range)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"config key '{_key(path)}': {value} is not a finite number")
-    if isinstance(value, dict):
-        for name, item in value.items():
-            _check_finite(item, (*path, name))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_finite(item, (*path, i))
-
-
-#: keys that moved, old path -> new path (None: removed), with what to tell the user
-MOVED_KEYS = {
-    **{("selection", old): f"search.{new}" for old, new in (
-        ("search_passes", "passes"), ("search_population", "population"),
-        ("search_children", "children"), ("search_neighbourhood", "neighbourhood"),
-        ("search_polish", "polish"), ("compound_swaps", "compound_swaps"),
-        ("search_parents", "parents"), ("max_swaps", "max_swaps"),
-        ("fresh_share", "fresh_share"), ("structured", "structured"),
-        ("symmetry", "symmetry"), ("symmetry_tolerance", "symmetry_tolerance"))},
-    ("descriptors", "region_weights"): "model.region_weights",
-    ("reference", "fault"): None,
-}
-MOVED_WHY = {
-    "model.region_weights": "region weights now weigh the blocks in the linear prior (tree "
-                            "models ignore a scaling of their features)",
-    None: "fault injection is for the test suite only (STRATA_INJECT_FAULT, CONTRIBUTING.md)",
-}
+    problem = schemaerrors.non_finite(config)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _check_moved_keys(config):
     """Reject keys of an earlier version, naming the key that replaced them."""
-    for (section, key), new in MOVED_KEYS.items():
-        if isinstance(config.get(section), dict) and key in config[section]:
-            where = f"moved to '{new}'" if new else "was removed"
-            why = MOVED_WHY.get(new, "the search settings have their own section")
-            raise ConfigError(f"config key '{section}.{key}': {where} ({why})")
+    problem = schemaerrors.moved_key(config)
+    if problem:
+        raise ConfigError(problem)
 
 
 def validate_section(name, section):
@@ -150,14 +105,15 @@ def counts_from_amounts(amounts, elements, n_atoms, key="composition"):
     """Count per element (aligned with ``elements``) from counts or fractions.
 
     Integers are counts and must add up to ``n_atoms``; otherwise the values are fractions,
-    must add up to 1 and are rounded to counts by the largest remainder.
+    must add up to 1 and are rounded to counts by the largest remainder. Every element of
+    ``amounts`` is one of ``elements`` (checked by :func:`check_campaign`).
     """
-    unknown = sorted(set(amounts) - set(elements))
-    if unknown:
-        raise ConfigError(
-            f"config key '{key}': elements {unknown} are not in 'elements' {elements}"
-        )
     values = np.array([amounts.get(e, 0) for e in elements], dtype=float)
+    if values.sum() > 1 + 1e-6 and not all(float(v).is_integer() for v in amounts.values()):
+        raise ConfigError(
+            f"config key '{key}': {amounts} mixes counts and fractions; give whole counts "
+            f"adding up to {n_atoms} atoms, or fractions adding up to 1"
+        )
     if all(float(v).is_integer() for v in amounts.values()) and values.sum() > 1:
         if values.sum() != n_atoms:
             raise ConfigError(
@@ -179,7 +135,8 @@ def counts_from_amounts(amounts, elements, n_atoms, key="composition"):
 def _check_elements(config):
     for symbol in config["elements"]:
         if symbol not in atomic_numbers or symbol == chemical_symbols[0]:
-            raise ConfigError(f"config key 'elements': unknown element {symbol!r}")
+            raise ConfigError(f"config key 'elements': unknown element {symbol!r}"
+                              f"{schemaerrors.case_hint([symbol])}")
     if config["reference"]["calculator"] == "emt":
         unsupported = sorted(set(config["elements"]) - set(EMT_ELEMENTS))
         if unsupported:
@@ -187,6 +144,47 @@ def _check_elements(config):
                 f"config key 'reference.calculator': emt has no parameters for {unsupported}; "
                 f"it knows {', '.join(EMT_ELEMENTS)} (use gpaw)"
             )
+    if config["reference"]["calculator"] == "gpaw":  # setups, basis, xc as installed
+        check_gpaw(config["reference"]["gpaw"], config["elements"], error=ConfigError)
+
+
+def _keyed_compositions(config):
+    """``(key, amounts)`` of every composition (``composition`` or ``composition.i``)."""
+    listed = isinstance(config["composition"], list)
+    return [(f"composition.{i}" if listed else "composition", amounts)
+            for i, amounts in enumerate(composition_list(config))]
+
+
+def _check_composition_elements(config):
+    """Compositions name only campaign elements, one mapping each (before building)."""
+    listed = composition_list(config)
+    if len(listed) > 1 and all(len(a) == 1 for a in listed) and \
+            len({e for a in listed for e in a}) == len(listed):  # [Pt: 74, Au: 73]
+        one = ", ".join(f"{e}: {v}" for a in listed for e, v in a.items())
+        raise ConfigError(f"config key 'composition': each list entry is one composition, so "
+                          f"this lists {len(listed)} one-element ones; write {{{one}}}")
+    for key, amounts in _keyed_compositions(config):
+        unknown = sorted(set(amounts) - set(config["elements"]))
+        if unknown:
+            raise ConfigError(f"config key '{key}': elements {unknown} are not in 'elements' "
+                              f"{config['elements']}"
+                              f"{schemaerrors.case_hint(unknown, config['elements'])}")
+
+
+def _lattice_constant(config):
+    """The given lattice constant (checked against Vegard's law) or Vegard's estimate."""
+    given = config["cluster"]["lattice_constant"]
+    try:
+        vegard = clusters.default_lattice_constant(composition_list(config)[0])
+    except ValueError as error:  # an element without a crystal reference state in ASE
+        if given:
+            return given
+        raise ConfigError(f"config key 'cluster.lattice_constant': null needs Vegard's law, "
+                          f"but {error}; give the lattice constant in Å") from error
+    problem = particlechecks.lattice_problem(given, vegard) if given else None
+    if problem:
+        raise ConfigError(f"config key 'cluster.lattice_constant': {problem}")
+    return given or vegard
 
 
 def templates(config):
@@ -205,15 +203,16 @@ def templates(config):
             return clusters.read_templates(cluster["folder"])
         except clusters.StructureFileError as error:
             raise ConfigError(f"config key 'cluster.folder': {error}") from error
-    lattice_constant = cluster["lattice_constant"] or clusters.default_lattice_constant(
-        composition_list(config)[0]
-    )
+    lattice_constant = _lattice_constant(config)
     shape = cluster["shape"]
     if shape == "truncated_octahedron" and not 2 * cluster["cutoff"] <= cluster["size"] - 1:
         raise ConfigError(
             f"config key 'cluster.cutoff': {cluster['cutoff']} layers cannot be cut from a "
             f"truncated octahedron of size {cluster['size']} (needs 2 * cutoff <= size - 1)"
         )
+    too_large = particlechecks.size_problem(shape, cluster["size"], cluster["cutoff"])
+    if too_large:
+        raise ConfigError(f"config key 'cluster.size': {too_large}")
     try:
         template = clusters.build_template(shape, cluster["size"], lattice_constant,
                                            cluster["cutoff"], cluster["reentrance"])
@@ -230,8 +229,7 @@ def templates(config):
 def compositions(config, n_atoms):
     """Every composition as counts aligned with ``config['elements']`` (distinct)."""
     result = []
-    for i, amounts in enumerate(composition_list(config)):
-        key = "composition" if not isinstance(config["composition"], list) else f"composition.{i}"
+    for key, amounts in _keyed_compositions(config):
         counts = counts_from_amounts(amounts, config["elements"], n_atoms, key)
         if any((counts == c).all() for c in result):
             raise ConfigError(f"config key '{key}': composition listed twice")
@@ -255,18 +253,35 @@ def _check_user_orderings(config, templates_, counts):
             )
 
 
-def _check_initial_size(config, n_templates, counts):
-    """Enough distinct orderings of every composition for the initial set."""
+def _check_initial_size(config, templates_, counts):
+    """Enough distinct orderings of every composition for the initial set (symmetry-reduced
+    under each template's point group when search.symmetry is on)."""
+    search = config["search"]
     for composition in counts:
-        n_orderings = math.factorial(int(composition.sum()))
-        for count in composition:
-            n_orderings //= math.factorial(int(count))
-        if n_orderings * n_templates < config["initial_size"]:
+        n_orderings = particlechecks.distinct_orderings(
+            templates_, composition, search["symmetry"], search["symmetry_tolerance"])
+        if n_orderings < config["initial_size"]:
             key = orderings.composition_key(composition, config["elements"])
+            distinct = " symmetry-distinct" if search["symmetry"] else ""
             raise ConfigError(
                 f"config key 'initial_size': {config['initial_size']} distinct orderings of "
-                f"{key} are asked for, but only {n_orderings * n_templates} exist"
+                f"{key} are asked for, but only {n_orderings}{distinct} exist on "
+                f"{len(templates_)} template(s); lower initial_size to at most {n_orderings}"
             )
+
+
+def _check_bonds(config, templates_):
+    """Bonds and a surface on every template (``descriptors.bond_factor`` and co.)."""
+    from strata.settings import DescriptorSettings
+
+    settings = DescriptorSettings.from_config(config["elements"], config["descriptors"])
+    if config["cluster"]["shape"] != "files":  # structure files: checked by strata.clusters
+        problem = particlechecks.bond_problem(templates_, settings.bond_factor)
+        if problem:
+            raise ConfigError(f"config key 'descriptors.bond_factor': {problem}")
+    problem = particlechecks.surface_problem(templates_, settings)
+    if problem:
+        raise ConfigError(f"config key '{problem[0]}': {problem[1]}")
 
 
 def _check_prior_blocks(config):
@@ -293,11 +308,13 @@ def check_campaign(config):
     """The checks a schema cannot make; returns ``(templates, compositions)``."""
     _check_finite(config)
     _check_elements(config)
+    _check_composition_elements(config)
     templates_ = templates(config)
     counts = compositions(config, len(templates_[0]))
     if config["cluster"]["shape"] == "files":
         _check_user_orderings(config, templates_, counts)
-    _check_initial_size(config, len(templates_), counts)
+    _check_bonds(config, templates_)
+    _check_initial_size(config, templates_, counts)
     _check_prior_blocks(config)
     if config["batch_size"] > config["pool_size"]:
         raise ConfigError(
@@ -323,12 +340,10 @@ def validate(config):
 
 
 def load(path):
-    """Read a YAML config file and :func:`validate` it."""
-    try:
-        config = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"config file {path}: {error}") from error
-    return validate(config)
+    """Read a YAML config file strictly (:mod:`strata.configfiles`) and :func:`validate` it."""
+    from strata.configfiles import read_configfile
+
+    return validate(read_configfile(path))
 
 
 def config_hash(config):

@@ -1,7 +1,10 @@
 """The ASE database of all reference results (``ase db results/references.db``).
 
 Built by one gathering step from the per-structure result files, never written by the
-parallel reference jobs, so rebuilding it from those files gives the same content.
+parallel reference jobs, so rebuilding it from those files gives the same content. A gathering
+killed half-way leaves the previous database whole, and the next one removes the temporary
+files it left: the database, its ``-journal`` and ASE's ``.lock``
+(:func:`strata.atomic.replacing`).
 """
 
 from pathlib import Path

@@ -3,7 +3,9 @@
 Out-of-sample by construction: the batch computed in round ``r`` was chosen (and scored) by the
 model of round ``r - 1``, so comparing its recorded scores with its reference energies measures
 that model on structures it never saw. Cross-validated figures on all labels and the best
-energy so far (with its regret) complete the picture.
+energy so far complete the picture. The regret against a known ground truth is added when a
+report is rendered (:func:`with_regret`), so that a change of ``ground_truth_energy`` reruns no
+round.
 """
 
 import numpy as np
@@ -50,23 +52,47 @@ def cross_validated_metrics(labelled, settings, seed, k, folds=5):
     return {f"cv.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
-def progress(labelled, round_, ground_truth_energy):
-    """Reference calls, failures and the best energy so far (per composition, summed regret)."""
+def progress(labelled, round_):
+    """Reference calls, failures and the best energy so far (NaN for several compositions)."""
     so_far = labelled[labelled["round"] <= round_]
     ok = so_far[np.isfinite(so_far["energy"])]
     best = ok.groupby("composition")["energy"].min()
-    row = {
+    return {
         "round": round_,
         "reference_calls": len(so_far),
         "failed": int((so_far["status"] != "ok").sum()),
         "best_energy": float(best.iloc[0]) if len(best) == 1 else np.nan,
     }
-    if ground_truth_energy is not None and len(best) == 1:
-        row["regret"] = float(best.iloc[0]) - ground_truth_energy
-    return row
 
 
-def round_metrics(labelled, round_, settings, seed, k, ground_truth_energy=None):
+def with_regret(metrics, ground_truth_energy):
+    """The metrics of some rounds with the regret of each round's best energy.
+
+    Computed when a report is rendered, from ``best_energy``, so that only the report rules
+    depend on ``ground_truth_energy``.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Rows of :func:`round_metrics` (a ``regret`` column already there is replaced).
+    ground_truth_energy : float or None
+        The known lowest energy (eV) of the single composition; None: no regret column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy, with ``regret = best_energy - ground_truth_energy`` after ``best_energy``
+        (NaN where the best energy is, e.g. for several compositions).
+    """
+    table = metrics.drop(columns="regret", errors="ignore")
+    if ground_truth_energy is None:
+        return table
+    table.insert(table.columns.get_loc("best_energy") + 1, "regret",
+                 table["best_energy"] - float(ground_truth_energy))
+    return table
+
+
+def round_metrics(labelled, round_, settings, seed, k):
     """All metrics of one round as a one-row table.
 
     Parameters
@@ -79,9 +105,8 @@ def round_metrics(labelled, round_, settings, seed, k, ground_truth_energy=None)
     k : int
         For recall@k and regret@k of the cross-validation (the batch size); the batch's own
         metrics use ``max(1, k // 5)``.
-    ground_truth_energy : float, optional
     """
-    row = progress(labelled, round_, ground_truth_energy)
+    row = progress(labelled, round_)
     batch = labelled[labelled["round"] == round_]
     if round_ > 0 and "score" in batch:
         # within a batch of k, recall@k is always 1: ask whether the top fifth was best

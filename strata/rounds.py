@@ -136,10 +136,11 @@ def fit_model(campaign, labelled):
 
 def train(campaign, round_, labelled):
     """The surrogate of a round (:func:`fit_model`) and the round's metrics (the new batch
-    scores the model that chose it; cross-validation on every label)."""
+    scores the model that chose it; cross-validation on every label; the regret is the
+    reports', :func:`strata.evaluation.with_regret`)."""
     settings = campaign.settings
     metrics = evaluation.round_metrics(labelled, round_, settings.model, settings.seed,
-                                       settings.batch_size, settings.ground_truth_energy)
+                                       settings.batch_size)
     return fit_model(campaign, labelled), metrics
 
 

@@ -8,6 +8,10 @@ Snakemake and its rerun do not both compute it.
 Every calculation actually run (not taken from the store) appends one line to the store's
 ledger ``ledger.tsv`` (``O_APPEND``, one ``write`` per line: safe across parallel jobs), so a
 campaign can count its real reference calculations.
+
+A damaged reference result file (``results/round_NN/references/III.extxyz`` truncated by a full
+disk or an interrupted copy) is made whole by :func:`repair_references` before any job reads
+it: restored from the store, or set aside so that its job computes it again.
 """
 
 import contextlib
@@ -20,11 +24,13 @@ from pathlib import Path
 import numpy as np
 from ase.parallel import broadcast, world
 
-from strata.files import one_line, read_result, write_result
+from strata.files import one_line, read_result, read_structures, write_result
 from strata.reference import compute
 
 LEDGER_NAME = "ledger.tsv"
 LEDGER_COLUMNS = ("key", "structure_id", "status", "attempts", "wall_time", "pid")
+#: suffix of a damaged result file set aside (:func:`repair_references`)
+DAMAGED = ".damaged"
 
 
 def calculation_key(atoms, settings):
@@ -154,3 +160,103 @@ def compute_cached(atoms, settings, store, txt=None):
             write_result(result, stored)
         _append_ledger(store, key, result)
     return result, True
+
+
+# ----------------------------------------------------------------------------- damaged results
+
+def result_problem(path):
+    """What is wrong with a reference result file, or None when it is whole.
+
+    Whole: it reads as extended XYZ, has a ``status``, and a finite energy when ``status`` is
+    ``ok`` (a failed result is whole: it records its reason).
+
+    Parameters
+    ----------
+    path : path-like
+        An existing result file (:func:`strata.files.write_result`).
+
+    Returns
+    -------
+    str or None
+        E.g. ``"XYZError: ase.io.extxyz: Frame has 26 atoms, expected 55"``, ``"empty file"``.
+    """
+    if Path(path).stat().st_size == 0:
+        return "empty file"
+    try:
+        result = read_result(path)
+        if "status" not in result.info:
+            return "no status"
+        ok = result.info["status"] != "ok" or np.isfinite(result.get_potential_energy())
+    except Exception as error:  # whatever a damaged file makes ASE raise
+        return one_line(f"{type(error).__name__}: {error}")[:160]
+    return None if ok else "no finite energy"
+
+
+def _set_aside(path):
+    """Rename a damaged file to a new ``<name>.damaged[.N]`` beside it; the new path."""
+    aside, n = path.with_name(path.name + DAMAGED), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}{DAMAGED}.{n}")
+    path.replace(aside)
+    return aside
+
+
+def _repair(path, problem, atoms, settings, store, batch_mtime, dry_run):
+    """Restore one damaged result from the store, or set it aside; the log line."""
+    path, stored = Path(path), Path(store) / f"{calculation_key(atoms, settings)}.extxyz"
+    result = _read_stored(stored)
+    what = f"damaged result {path} ({problem})"
+    if result is None:
+        if dry_run:
+            return f"{what}, no intact copy in {store}: a run computes it again"
+        aside = _set_aside(path)
+        return f"{what}, no intact copy in {store}: set aside as {aside.name}, computed again"
+    if dry_run:
+        return f"{what}: a run restores it from {stored}"
+    result.info.update(atoms.info)  # as compute_cached labels a stored result
+    write_result(result, path)
+    # as old as the calculation it holds: what was made from the intact file stays up to date
+    mtime = max(stored.stat().st_mtime_ns, batch_mtime)
+    os.utime(path, ns=(mtime, mtime))
+    return f"{what}: restored from {stored}"
+
+
+def repair_references(batch, paths, settings, store, dry_run=False):
+    """Make the damaged reference result files of one batch whole, before anything reads them.
+
+    A damaged file (:func:`result_problem`) is restored from the store when it holds the
+    calculation (keyed by the batch structure and ``settings``), with the time of the stored
+    copy (never older than the batch), so that Snakemake reruns nothing made from the intact
+    file. Without a stored copy it is set aside (renamed ``III.extxyz.damaged``, then
+    ``.damaged.2`` …): the workflow's ``gather_references`` takes the set-aside files as an
+    input, so a new one makes it run, and Snakemake first runs ``compute_reference`` for its
+    missing input (then whatever depends on that result). Missing files are left to
+    Snakemake.
+
+    Parameters
+    ----------
+    batch : path-like
+        The batch file (``results/round_NN/batch.extxyz``).
+    paths : dict of int to path-like
+        Batch index → its result file (``results/round_NN/references/III.extxyz``).
+    settings : dict
+        From :func:`strata.calculators.calculator_settings`.
+    store : path-like
+        The store folder.
+    dry_run : bool
+        Change nothing, only say what a run would do.
+
+    Returns
+    -------
+    list of str
+        One log line per damaged file.
+    """
+    problems = {index: problem for index, path in paths.items()
+                if Path(path).exists() and (problem := result_problem(path))}
+    if not problems:
+        return []
+    structures = read_structures(batch)
+    batch_mtime = Path(batch).stat().st_mtime_ns
+    return [_repair(paths[index], problem, structures[index], settings, store, batch_mtime,
+                    dry_run) for index, problem in problems.items()]

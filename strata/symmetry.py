@@ -236,3 +236,65 @@ class SymmetryCache:
             rows = np.flatnonzero(template == t)
             keys[rows] = canonical_keys(codes[rows], self.permutations(int(t)), template=t)
         return keys
+
+
+def cycle_lengths(permutation):
+    """Lengths of the cycles of a site permutation, sorted (a tuple, e.g. ``(1, 3, 3)``)."""
+    permutation = np.asarray(permutation)
+    seen = np.zeros(len(permutation), dtype=bool)
+    lengths = []
+    for start in range(len(permutation)):
+        length, site = 0, start
+        while not seen[site]:
+            seen[site] = True
+            site = permutation[site]
+            length += 1
+        if length:
+            lengths.append(length)
+    return tuple(sorted(lengths))
+
+
+def fixed_orderings(lengths, counts):
+    """Orderings with ``counts`` atoms per element that a permutation of cycle ``lengths`` fixes.
+
+    A fixed ordering puts one element on every site of a cycle, so the count is the
+    coefficient of ``x_1^{n_1} … x_k^{n_k}`` in ``∏_c (x_1^{l_c} + … + x_k^{l_c})``,
+    computed exactly (Python integers) on the truncated polynomial.
+    """
+    counts = tuple(int(c) for c in counts)
+    poly = np.zeros(tuple(c + 1 for c in counts), dtype=object)
+    poly[(0,) * len(counts)] = 1
+    for length in lengths:
+        grown = np.zeros_like(poly)
+        for axis, count in enumerate(counts):
+            if length <= count:
+                target = [slice(None)] * len(counts)
+                source = [slice(None)] * len(counts)
+                target[axis], source[axis] = slice(length, None), slice(None, count + 1 - length)
+                grown[tuple(target)] += poly[tuple(source)]
+        poly = grown
+    return int(poly[counts])
+
+
+def count_distinct_orderings(permutations, counts):
+    """Orderings of one composition distinct under a point group (Burnside's lemma).
+
+    Parameters
+    ----------
+    permutations : numpy.ndarray of int, shape (n_operations, n_atoms)
+        From :func:`point_group_permutations` (a group).
+    counts : sequence of int
+        Atoms per element, adding up to ``n_atoms``.
+
+    Returns
+    -------
+    int
+        The number of orbits: the mean, over the operations, of the orderings each fixes.
+        Its cost grows with the product of ``counts + 1``: call it on small counts only.
+    """
+    by_type = {}
+    for permutation in np.asarray(permutations):
+        lengths = cycle_lengths(permutation)
+        by_type[lengths] = by_type.get(lengths, 0) + 1
+    total = sum(n * fixed_orderings(lengths, counts) for lengths, n in by_type.items())
+    return total // len(permutations)

@@ -99,6 +99,9 @@ MALFORMED = [
     ("initial set of one", patched(initial_size=1), "initial_size", "less than the minimum"),
     ("initial set larger than the orderings",
      patched(elements=["Pt", "Au"], composition={"Pt": 12, "Au": 1}, initial_size=20),
+     "initial_size", "only 2 symmetry-distinct exist"),  # Au at the centre or on the surface
+    ("initial set larger than the orderings, no symmetry",
+     patched(composition={"Pt": 12, "Au": 1}, initial_size=20, search={"symmetry": False}),
      "initial_size", "only 13 exist"),
     ("lattice constant zero", patched(cluster__lattice_constant=0),
      "cluster.lattice_constant", "less than or equal to the minimum of 0"),

@@ -1,6 +1,11 @@
 """The reference database: built by one gathering step, rebuilt identically from the files."""
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -8,7 +13,7 @@ import pytest
 from ase.db import connect
 from conftest import EMT
 
-from strata import database, reference, store
+from strata import atomic, database, reference, store
 from strata.clusters import build_template
 from strata.files import read_result, write_result
 
@@ -109,3 +114,74 @@ def test_store_and_results_agree(results):
     assert len(list(calculations.glob("*.extxyz"))) == len(ok) == 10
     ledger = store.read_ledger(calculations)
     assert len(ledger) == 12 and len({row["key"] for row in ledger if row["status"] == "ok"}) == 10
+
+
+# ---- a gathering killed half-way (SIGKILL): its temporary files go with the next one
+
+KILLED_GATHER = """\
+import sys
+from strata import database
+database.gather(sys.argv[2:], sys.argv[1])
+"""
+
+
+def killed_gathering(paths, target, folder):
+    """Run a gathering in a process and SIGKILL it while it writes: it blocks on a FIFO that
+    sorts after every result file, once their rows are written to its temporary database."""
+    fifo = folder / "zz" / "last.extxyz"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    script = folder / "gather.py"
+    script.write_text(KILLED_GATHER)
+    process = subprocess.Popen([sys.executable, str(script), str(target), *map(str, paths),
+                                str(fifo)])
+    try:
+        deadline = time.monotonic() + 60
+        while not list(target.parent.glob(f".{target.name}.{process.pid}.tmp*")):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.5)  # the rows before the FIFO are written meanwhile
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return process.pid
+
+
+def test_killed_gathering_leaves_temporary_files_the_next_removes(results, tmp_path):
+    _, paths = results
+    copies = []
+    for path in paths:  # result files that sort before the FIFO
+        copies.append(tmp_path / "aa" / Path(path).parent.parent.name / Path(path).name)
+        copies[-1].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, copies[-1])
+    target = tmp_path / "out" / "references.db"
+    database.gather(copies, target)
+    before = rows(target)
+    pid = killed_gathering(copies, target, tmp_path)
+    leftovers = sorted(p.name for p in target.parent.glob(".references.db.*"))
+    assert f".references.db.{pid}.tmp" in leftovers, leftovers
+    assert rows(target) == before  # the previous database is whole
+    assert database.gather(copies, target) == 12
+    assert sorted(p.name for p in target.parent.iterdir()) == ["references.db"]
+    assert rows(target) == before
+
+
+def test_remove_leftovers_keeps_files_of_running_writers(tmp_path):
+    """Only the files of writers that are gone, and only those of this target."""
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    target = tmp_path / "references.db"
+    names = [f".references.db.{gone.pid}.tmp", f".references.db.{gone.pid}.tmp-journal",
+             f".references.db.{gone.pid}.tmp.lock", f".references.db.{os.getpid()}.tmp",
+             f".references.db.{running.pid}.tmp", ".references.db.x.tmp", ".other.db.1.tmp",
+             "references.db"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    try:
+        removed = atomic.remove_leftovers(target)
+    finally:
+        running.kill()
+        running.wait()
+    assert [p.name for p in removed] == sorted(names[:4])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[4:])

@@ -35,12 +35,32 @@ def test_batch_scored_perfectly_by_the_model_that_chose_it():
     assert row["batch.regret@1"] == 0.0
 
 
-def test_progress_counts_calls_failures_and_regret():
+def test_progress_counts_calls_and_failures():
     table = labelled_table()
     table.loc[3, ["status", "energy"]] = ["failed", np.nan]
-    row = evaluation.progress(table, 1, ground_truth_energy=table.energy.min() - 0.5)
+    row = evaluation.progress(table, 1)
     assert row["reference_calls"] == 16 and row["failed"] == 1
-    assert np.isclose(row["regret"], 0.5)
+    assert row["best_energy"] == table.energy.min()
+    assert "regret" not in row  # the reports' (with_regret): training does not depend on it
+
+
+def test_regret_is_added_at_render_time():
+    table = labelled_table()
+    metrics = pd.concat([evaluation.round_metrics(table, r, MODEL, 0, k=5) for r in (0, 1)],
+                        ignore_index=True)
+    assert "regret" not in metrics
+    ground_truth = table.energy.min() - 0.5
+    with_regret = evaluation.with_regret(metrics, ground_truth)
+    columns = list(with_regret.columns)
+    assert columns[columns.index("best_energy") + 1] == "regret"
+    assert np.allclose(with_regret["regret"], metrics["best_energy"] - ground_truth)
+    assert np.isclose(with_regret["regret"].iloc[-1], 0.5)
+    # a changed ground truth replaces the regret; none removes it
+    again = evaluation.with_regret(with_regret, ground_truth + 0.25)
+    assert list(again.columns) == columns and np.isclose(again["regret"].iloc[-1], 0.25)
+    assert list(evaluation.with_regret(with_regret, None).columns) == list(metrics.columns)
+    several = metrics.assign(best_energy=np.nan)  # several compositions: no single best
+    assert evaluation.with_regret(several, ground_truth)["regret"].isna().all()
 
 
 def test_cross_validation_learns_a_learnable_energy():

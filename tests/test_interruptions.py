@@ -6,6 +6,9 @@
 * Two runs of one config and seed give byte-identical batches and identical numbers.
 * Failed calculations are recorded, left out of training, shown in the report, and the
   campaign carries on.
+* A damaged result file is restored from the store by the next run, plain or resumed (or
+  computed again when the store has no copy), and the temporary files of a database write
+  killed half-way are removed by the next gathering.
 """
 
 import os
@@ -19,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ase.db import connect
 from ase.io import read
-from conftest import SNAKEMAKE, copy_workflow
+from conftest import EMT, SNAKEMAKE, copy_workflow
+from test_database import killed_gathering
 
 from strata import files, reference, store
 
@@ -228,3 +233,100 @@ def test_every_calculation_failing_stops_with_a_clear_message(tmp_path):
     message = done.stdout + done.stderr + (train_log.read_text() if train_log.exists() else "")
     assert "every reference calculation so far failed" in message
     assert not (folder / "results" / "round_00" / "model.txt").exists()
+
+
+# ---- damaged result files and a database write killed half-way
+
+
+def finished_copy(baseline, folder):
+    """A copy of the finished campaign folder (results, .snakemake, times kept)."""
+    shutil.copytree(baseline, folder, symlinks=True)
+    return folder
+
+
+def damaged_lines(done):
+    """The lines a rerun says about damaged result files."""
+    return [line for line in (done.stdout + done.stderr).splitlines()
+            if line.startswith("damaged result")]
+
+
+def stored_key(folder, round_, index):
+    """The store key of a batch structure (the campaign's reference settings: EMT)."""
+    batch = read(Path(folder, "results", f"round_{round_}", "batch.extxyz"), index=":")
+    return store.calculation_key(batch[index], EMT)
+
+
+def resume(folder):
+    """The README's commands after an interruption."""
+    unlock = snakemake(folder, *UNLOCK)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    done = snakemake(folder, *RESUME)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return done
+
+
+def test_damaged_results_are_restored_from_the_store(baseline, tmp_path):
+    """Truncated to half (plain rerun), then emptied (README resume): restored byte for byte
+    from results/calculations, one line each, and nothing else reruns."""
+    folder = finished_copy(baseline, tmp_path / "damaged")
+    references = folder / "results" / "round_00" / "references"
+    truncated = references / "003.extxyz"
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    problem = store.result_problem(truncated)
+    assert problem.startswith("XYZError")
+    done = snakemake(folder, "--cores", "2")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert damaged_lines(done) == [
+        f"damaged result results/round_00/references/003.extxyz ({problem}): restored from "
+        f"results/calculations/{stored_key(folder, '00', 3)}.extxyz"]
+    assert "Nothing to be done" in done.stdout + done.stderr  # nothing made from it reruns
+
+    emptied = folder / "results" / "round_01" / "references" / "001.extxyz"
+    emptied.write_text("")
+    assert damaged_lines(resume(folder)) == [
+        "damaged result results/round_01/references/001.extxyz (empty file): restored from "
+        f"results/calculations/{stored_key(folder, '01', 1)}.extxyz"]
+    for path in (truncated, emptied):
+        assert path.read_bytes() == (baseline / path.relative_to(folder)).read_bytes()
+    assert_same_campaign(baseline, folder)
+    assert ledger(folder) == ledger(baseline)  # no calculation run again
+
+
+def test_damaged_result_without_a_stored_copy_is_computed_again(baseline, tmp_path):
+    """Garbage in a result whose store copy is gone: set aside, computed once, the campaign
+    (rerun from there) the same; the next rerun has nothing to do."""
+    folder = finished_copy(baseline, tmp_path / "recomputed")
+    damaged = folder / "results" / "round_00" / "references" / "001.extxyz"
+    garbage = b"\x00\xffnot a result\n" * 10
+    damaged.write_bytes(garbage)
+    problem = store.result_problem(damaged)
+    key = stored_key(folder, "00", 1)
+    (folder / "results" / "calculations" / f"{key}.extxyz").unlink()
+    done = resume(folder)
+    assert damaged_lines(done) == [
+        f"damaged result results/round_00/references/001.extxyz ({problem}), no intact copy "
+        "in results/calculations: set aside as 001.extxyz.damaged, computed again"]
+    rows = ledger(folder)
+    assert rows[:-1] == ledger(baseline)  # only that one calculation ran (again)
+    assert (rows[-1]["key"], rows[-1]["structure_id"], rows[-1]["status"]) == (
+        key, "r00-001", "ok")
+    assert (damaged.parent / "001.extxyz.damaged").read_bytes() == garbage
+    assert_same_campaign(baseline, folder)
+    again = snakemake(folder, "--cores", "2")
+    assert again.returncode == 0 and not damaged_lines(again)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_temporary_files_of_a_killed_database_write_are_removed(baseline, tmp_path):
+    """A gathering SIGKILLed while it writes (here the first one: no database yet) leaves its
+    temporary files; the resumed run gathers again and removes them."""
+    folder = finished_copy(baseline, tmp_path / "campaign")
+    results = folder / "results"
+    (results / "references.db").unlink()
+    paths = sorted(results.glob("round_*/references/*.extxyz"))
+    pid = killed_gathering(paths, results / "references.db", tmp_path)
+    assert (results / f".references.db.{pid}.tmp").exists()
+    resume(folder)
+    assert sorted(p.name for p in results.glob("*references.db*")) == ["references.db"]
+    with connect(results / "references.db") as db:
+        assert db.count() == 8

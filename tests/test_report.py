@@ -102,3 +102,18 @@ def test_campaign_page(mini):
     assert "href='round_01/report.html'" in html
     assert "class=\"dataframe origins\"" in html
     assert len(_images(html)) == 3
+
+
+def test_pages_show_the_regret_given_at_render_time(mini, explained):
+    """The regret comes from best_energy and the ground truth when a page is rendered."""
+    labelled, metrics = mini["labelled"], mini["metrics"]
+    assert "regret" not in metrics
+    ground_truth = labelled.energy.min() - 0.125
+    for page in (
+        report.campaign_page(evaluation.with_regret(metrics, ground_truth), ["00", "01"]),
+        report.round_page(1, evaluation.with_regret(metrics, ground_truth), labelled, explained,
+                          settings=SETTINGS, elements=ELEMENTS),
+    ):
+        assert ", regret 0.125 eV" in page
+        assert "<th>regret</th>" in page
+    assert "regret 0" not in report.campaign_page(metrics, ["00", "01"])

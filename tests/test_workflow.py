@@ -1,9 +1,12 @@
 """The campaign through the real snakemake CLI: rounds, extension, lint, formatting."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from ase.db import connect
 from conftest import REPO, SNAKEMAKE, copy_workflow, run_snakemake
@@ -53,6 +56,50 @@ def test_database_holds_every_reference(campaign):
     listing = subprocess.run([str(BIN / "ase"), "db", str(campaign / "results/references.db")],
                              capture_output=True, text=True)
     assert listing.returncode == 0 and "Rows: 9" in listing.stdout
+
+
+def planned_rules(done):
+    """The rules of the jobs a dry run plans (``rule name:`` lines, ``all`` left out)."""
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    names = re.findall(r"^(?:localrule|rule|checkpoint) (\w+):$", done.stdout + done.stderr,
+                       flags=re.MULTILINE)
+    return set(names) - {"all"}
+
+
+def test_regret_is_computed_by_the_reports(campaign):
+    """Not in a round's metrics (training does not depend on the ground truth), but in the
+    campaign's metrics.csv, from best_energy and the config's ground_truth_energy."""
+    results = campaign / "results"
+    assert "regret" not in pd.read_csv(results / "round_00" / "metrics.csv")
+    metrics = pd.read_csv(results / "metrics.csv")
+    assert list(metrics.columns[3:5]) == ["best_energy", "regret"]
+    assert np.allclose(metrics["regret"], metrics["best_energy"] - 62.5106)  # config.yaml's
+    assert "regret" in (results / "report.html").read_text()
+
+
+REPORT_CHANGES = {
+    "ground_truth_energy: 60.0": {"report_round", "report_campaign"},
+    "report: {best_structures: 2}": {"best_so_far", "report_round", "report_campaign"},
+    "report: {shap_samples: 50}": {"explain_model", "report_round", "report_campaign"},
+    "report: {ablation: false}": {"explain_model", "report_round", "report_campaign"},
+    "report: {weighting_schemes: {uniform: {core: 2.0}}}": {"explain_model", "report_round",
+                                                            "report_campaign"},
+}
+
+
+def test_unchanged_campaign_plans_nothing(campaign):
+    done = run_snakemake(campaign, "-n", "--config", "rounds=2", *SMALL)
+    assert planned_rules(done) == set()
+    assert "Nothing to be done" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("change", list(REPORT_CHANGES))
+def test_report_keys_rerun_only_report_rules(campaign, change):
+    """A key only the reports read plans only report rules (explain_model for report.*)."""
+    (campaign / "overlay.yaml").write_text(change + "\n")
+    done = run_snakemake(campaign, "-n", "--configfile", "config/config.yaml", "overlay.yaml",
+                         "--config", "rounds=2", *SMALL)
+    assert planned_rules(done) == REPORT_CHANGES[change]
 
 
 def test_unrelated_key_redoes_no_reference(campaign):

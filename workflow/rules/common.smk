@@ -1,9 +1,17 @@
 # Shared by the rules: round names, the config sections the scripts need, earlier rounds' files.
+import glob
+
+from snakemake.logging import logger
 from strata.files import read_structures
 from strata.calculators import calculator_settings
+from strata.store import DAMAGED, repair_references
 
 ROUNDS = [f"{r:02d}" for r in range(config["rounds"])]
 PARTICLE = {key: config[key] for key in ("elements", "composition", "cluster")}
+# the calculation store, and what its keys hold besides the atoms (rule compute_reference)
+STORE = "results/calculations"
+REFERENCE_SETTINGS = calculator_settings(config["reference"])
+CHECKED = set()  # reference result files checked for damage by this run (references_of)
 
 
 def campaign_params(*keys, **parts):
@@ -51,14 +59,26 @@ def previous_model(wildcards):
 
 
 def references_of(round_):
-    """Reference result files of one round (known once select_batch has run)."""
+    """Reference result files of one round (known once select_batch has run).
+
+    The first time a file is asked for, before Snakemake looks at it and any job reads it, a
+    damaged one is restored from the store, or set aside for compute_reference to compute
+    it again (strata.store.repair_references), with one log line.
+    """
     batch = checkpoints.select_batch.get(round=round_).output.batch
     n_structures = len(read_structures(batch))
-    return expand(
+    paths = expand(
         "results/round_{round}/references/{index}.extxyz",
         round=round_,
         index=[f"{i:03d}" for i in range(n_structures)],
     )
+    unchecked = {i: path for i, path in enumerate(paths) if path not in CHECKED}
+    CHECKED.update(unchecked.values())
+    for line in repair_references(
+        batch, unchecked, REFERENCE_SETTINGS, STORE, dry_run=workflow.dryrun
+    ):
+        logger.warning(line)
+    return paths
 
 
 def round_references(wildcards):
@@ -69,6 +89,13 @@ def round_references(wildcards):
 def all_references(wildcards):
     """Reference result files of every round."""
     return [path for round_ in ROUNDS for path in references_of(round_)]
+
+
+def set_aside_references(wildcards):
+    """Damaged result files set aside (once every round's files are checked): a new one makes
+    gather_references run, and Snakemake computes the missing result it needs first."""
+    all_references(wildcards)
+    return sorted(glob.glob(f"results/round_*/references/*.extxyz{DAMAGED}*"))
 
 
 def metrics_until(wildcards):

@@ -25,10 +25,10 @@ rule compute_reference:
         # what decides a result, and the launcher; not memory or run time (a change of
         # those reruns nothing)
         campaign=campaign_params(
-            reference=calculator_settings(config["reference"])
+            reference=REFERENCE_SETTINGS
             | {"resources": {"launcher": RESOURCES["launcher"]}}
         ),
-        store="results/calculations",
+        store=STORE,
     script:
         "../../scripts/compute_reference.py"
 
@@ -36,6 +36,8 @@ rule compute_reference:
 rule gather_references:
     input:
         results=all_references,
+        # not read: a damaged result set aside makes this rule run, after its recomputation
+        set_aside=set_aside_references,
     output:
         database="results/references.db",
     log:

@@ -53,6 +53,7 @@ rule report_round:
         best_structures=config["report"]["best_structures"],
         ablation=config["report"]["ablation"],
         rounds=ROUNDS,
+        ground_truth_energy=config["ground_truth_energy"],
     script:
         "../../scripts/report_round.py"
 
@@ -85,5 +86,6 @@ rule report_campaign:
         elements=config["elements"],
         descriptors=config["descriptors"],
         best_structures=config["report"]["best_structures"],
+        ground_truth_energy=config["ground_truth_energy"],
     script:
         "../../scripts/report_campaign.py"

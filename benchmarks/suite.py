@@ -1,0 +1,216 @@
+"""The benchmark suite: reference calls until the ground truth, on particles people study.
+
+Every campaign is the workflow's own (:func:`strata.rounds.run`: generate, select, reference,
+describe, train), from ``config/config.yaml`` with the particle of ``benchmarks/systems.yaml``
+put in, as a user would, and asap3's EMT as the reference (:class:`oracle.Oracle`). Ground
+truths come from ``benchmarks/ground_truths.json`` (:mod:`ground_truths`). Side by side, in
+the same run and on the same oracle: random search with the campaign's budget, and a plain GA
+(:mod:`baselines`) with ``--ga-budget`` calls, whose median is the ratio's reference.
+
+Per particle, initial set (``structured``: the config's motifs; ``random``:
+``initial_motifs: [random]``) and method, over ``--seeds`` seeds: calls until the ground truth
+is reached (median / min / max, ``>B`` when not within the budget B), regret (eV, median over
+seeds of the best energy so far minus the ground truth) at 25 / 50 / 100 / 150 calls, and the
+seconds of non-reference work per round (generate, select, describe, train).
+
+Diagnosis (:func:`diagnose`) of every slow (> 30 calls) or failed campaign, round by round:
+the previous round's model scores the ground truth against the pool its search proposed.
+``search`` — the model scores the ground truth above every candidate of the pool, but the pool
+does not hold it (the search missed the model's own optimum); ``model`` — the ground truth is
+not among the model's top ``batch_size`` (the model is wrong); ``picked``/``near``: in the pool
+and the batch, or in the pool's top but not picked.
+
+Usage: ``python benchmarks/suite.py [--systems a b] [--seeds 5] [--budget 150]
+[--inits structured random] [--set section.key=json ...] [--quick] [--jobs 2]``.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import baselines
+import numpy as np
+import pandas as pd
+import yaml
+from oracle import HERE, Oracle, campaign_config, systems, template_of
+
+from strata import rounds
+from strata.campaign import Campaign
+from strata.files import codes_from_text
+
+BASE_CONFIG = yaml.safe_load((HERE.parent / "config" / "config.yaml").read_text())
+TRUTHS = HERE / "ground_truths.json"
+TOLERANCE = 1e-4  # eV: an energy this close to the ground truth has reached it
+CHECKPOINTS = (25, 50, 100, 150)
+SLOW = 30  # calls: campaigns slower than this are diagnosed
+
+
+def user_config(system, seed, init, budget, overrides=()):
+    """config/config.yaml with the particle put in (as a user would), seeded."""
+    config = json.loads(json.dumps(BASE_CONFIG))
+    cluster = {"lattice_constant": None, **system["cluster"]}
+    config.update(campaign_config(system, seed=seed, rounds=budget, ground_truth_energy=None))
+    config["cluster"] = {**BASE_CONFIG["cluster"], **cluster}
+    if init == "random":
+        config["initial_motifs"] = ["random"]
+    for assignment in overrides:
+        path, _, value = assignment.partition("=")
+        *sections, key = path.split(".")
+        target = config
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[key] = json.loads(value) if value[:1] in "[{0123456789-tfn" else value
+    return config
+
+
+def diagnose(campaign, record, previous, truth_codes, target_energy):
+    """What stood between a round and the ground truth (see the module docstring)."""
+    if previous is None or record.candidates.empty:
+        return None
+    truth = np.asarray(truth_codes)[None, :]
+    score = float(previous.surrogate.score(campaign.featurizer(0, truth))[0])
+    pool = record.candidates
+    rank = int((pool["score"].to_numpy(float) > score).sum()) + 1
+    in_pool = campaign.keys(0, truth)[0] in set(pool["key"])
+    picked = any(r.get_potential_energy() <= target_energy for r in record.results)
+    if picked:
+        return "picked"
+    if not in_pool:
+        return "search" if rank == 1 else "model"
+    return "near" if rank <= campaign.settings.batch_size else "model"
+
+
+def strata_run(args):
+    """One campaign (a worker task): energy trace, seconds per round, diagnosis per round."""
+    system, seed, init, budget, overrides, truth = args
+    campaign = Campaign.from_config(user_config(system, seed, init, budget, overrides))
+    oracle = Oracle(campaign.templates[0], campaign.elements)
+    target = truth["energy"] + TOLERANCE
+    work, verdicts, previous = [], [], None
+    for record in rounds.run(campaign, oracle.compute):
+        work.append(sum(v for k, v in record.seconds.items() if k != "reference"))
+        verdicts.append(diagnose(campaign, record, previous, codes_from_text(truth["codes"]),
+                                 target))
+        previous = record
+        if oracle.calls >= budget or min(oracle.energies) <= target:
+            break
+    return {"system": system["name"], "method": f"strata ({init})", "seed": seed,
+            "trace": oracle.energies[:budget], "seconds_per_round": float(np.mean(work)),
+            "verdicts": [v for v in verdicts if v]}
+
+
+def baseline_run(args):
+    """Random search or the plain GA (a worker task)."""
+    system, seed, method, budget, truth = args
+    template, elements, counts = template_of(system)
+    oracle = Oracle(template, elements)
+    rng = np.random.default_rng(10_000 + seed)
+    target = truth["energy"] + TOLERANCE
+    if method == "random":
+        trace = baselines.random_search(oracle, counts, budget, rng, target)
+    else:
+        trace = baselines.plain_ga(oracle, counts, template.positions, budget, rng, target)
+    return {"system": system["name"], "method": method, "seed": seed, "trace": trace}
+
+
+def calls_to(trace, target):
+    hits = np.flatnonzero(np.asarray(trace) <= target)
+    return int(hits[0]) + 1 if len(hits) else None
+
+
+def summary_row(runs, truth, budget):
+    """One table row: calls to the ground truth, regrets, seconds per round, verdicts."""
+    target = truth["energy"] + TOLERANCE
+    calls = [calls_to(r["trace"], target) for r in runs]
+    padded = [c if c is not None else np.inf for c in calls]
+    median = float(np.median(padded))
+    row = {"reached": f"{sum(c is not None for c in calls)}/{len(calls)}",
+           "median": median if np.isfinite(median) else f">{budget}",
+           "min": min(padded) if np.isfinite(min(padded)) else f">{budget}",
+           "max": max(padded) if np.isfinite(max(padded)) else f">{budget}"}
+    for k in CHECKPOINTS:
+        regrets = [min(r["trace"][:k]) - truth["energy"] for r in runs
+                   if len(r["trace"]) >= k or calls_to(r["trace"], target)]
+        regret = float(np.median(regrets)) if regrets else np.nan
+        row[f"regret@{k}"] = 0.0 if regret <= TOLERANCE else regret
+    if "seconds_per_round" in runs[0]:
+        row["s/round"] = float(np.mean([r["seconds_per_round"] for r in runs]))
+        slow = [r for r, c in zip(runs, calls, strict=True) if c is None or c > SLOW]
+        row["diagnosis"] = " ".join(_verdict(r["verdicts"]) for r in slow) or "-"
+    row["calls"] = " ".join(str(c) if c is not None else "-" for c in calls)
+    return row
+
+
+def _verdict(verdicts):
+    """A slow run's rounds as counts, e.g. ``s3m5`` (3 rounds search missed, 5 model)."""
+    counts = {v: verdicts.count(v) for v in ("search", "model", "near")}
+    return "".join(f"{v[0]}{n}" for v, n in counts.items() if n) or "?"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--systems", nargs="*")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=150)
+    parser.add_argument("--ga-budget", type=int, default=5000)
+    parser.add_argument("--inits", nargs="+", default=["structured", "random"],
+                        choices=["structured", "random"])
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=JSON",
+                        help="a config override of the strata campaigns (repeatable)")
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, budget 60, GA 1000")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.budget, args.ga_budget = 2, 60, 1000
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    truths = json.loads(TRUTHS.read_text())
+    chosen = [s for s in systems(args.systems) if s["name"] in truths]
+    tasks = [(s, seed, init, args.budget, tuple(args.set), truths[s["name"]])
+             for s in chosen for init in args.inits for seed in range(args.seeds)]
+    base_tasks = [] if args.no_baselines else [
+        (s, seed, method, args.budget if method == "random" else args.ga_budget,
+         truths[s["name"]])
+        for s in chosen for method in ("random", "ga") for seed in range(args.seeds)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as executor:
+        runs = list(executor.map(strata_run, tasks)) + list(executor.map(baseline_run,
+                                                                         base_tasks))
+    print_table(chosen, runs, truths, args)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s; settings: config/config.yaml"
+          + "".join(f" {o}" for o in args.set))
+
+
+def print_table(chosen, runs, truths, args):
+    rows = []
+    for system in chosen:
+        truth = truths[system["name"]]
+        by_method = {}
+        for r in runs:
+            if r["system"] == system["name"]:
+                by_method.setdefault(r["method"], []).append(r)
+        ga = by_method.get("ga")
+        ga_median = summary_row(ga, truth, args.ga_budget)["median"] if ga else None
+        for method, group in by_method.items():
+            budget = args.ga_budget if method == "ga" else args.budget
+            row = {"system": system["name"], "truth": truth["status"], "method": method,
+                   **summary_row(group, truth, budget)}
+            if isinstance(ga_median, float) and isinstance(row["median"], float):
+                row["GA/strata"] = ga_median / row["median"] if method != "ga" else 1.0
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 250, "display.max_columns", 30,
+                           "display.float_format", "{:.3g}".format):
+        print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
