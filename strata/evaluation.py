@@ -21,8 +21,8 @@ def batch_metrics(batch, k, settings):
     ok = batch[np.isfinite(batch["energy"]) & np.isfinite(batch["score"])]
     if ok.empty:
         return {}
-    figures = metrics.grouped_metrics(ok.assign(group=ranking.group_names_of(ok, settings)),
-                                      "group", "energy", "score", k)
+    table = ok[["energy", "score"]].assign(group=ranking.group_names_of(ok, settings))
+    figures = metrics.grouped_metrics(table, "group", "energy", "score", k)
     return {f"batch.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
@@ -46,9 +46,8 @@ def cross_validated_metrics(labelled, settings, seed, k, folds=5):
             ranking.groups_of(ok.iloc[train], settings), settings, seed,
         )
         score[test] = surrogate.score(features.iloc[test])
-    figures = metrics.grouped_metrics(
-        ok.assign(score=score, group=ranking.group_names_of(ok, settings)), "group", "energy",
-        "score", k)
+    table = ok[["energy"]].assign(score=score, group=ranking.group_names_of(ok, settings))
+    figures = metrics.grouped_metrics(table, "group", "energy", "score", k)
     return {f"cv.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
