@@ -10,6 +10,7 @@ ground truths (:mod:`ground_truths`), campaigns and baselines (:mod:`suite`).
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 
@@ -44,6 +45,23 @@ def campaign_config(system: dict, **keys) -> dict:
     config = {key: copy.deepcopy(system[key]) for key in ("elements", "composition", "cluster")}
     config["reference"] = {"calculator": "emt"}
     config.update(copy.deepcopy(keys))
+    return config
+
+
+def apply_overrides(config, assignments):
+    """Apply ``section.key=json`` (or top-level ``key=json``) assignments to ``config`` (a
+    value that is not JSON is a string); returns ``config``."""
+    for assignment in assignments:
+        path, _, value = assignment.partition("=")
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass  # a bare string
+        *sections, key = path.split(".")
+        target = config
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[key] = value
     return config
 
 

@@ -25,7 +25,6 @@ Usage: ``python benchmarks/ptau147.py [--quick] [--seeds 5] [--budget 150] [--in
 
 import argparse
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import baselines
 import numpy as np
 import pandas as pd
 import yaml
+from oracle import apply_overrides
 
 from strata import generation, reference, rounds
 from strata.campaign import Campaign
@@ -153,21 +153,6 @@ def summarise(name, traces, budget, seconds):
     row["s/seed"] = seconds / len(traces)
     row["calls"] = " ".join(str(c) if c is not None else "-" for c in calls)
     return row
-
-
-def apply_overrides(config, assignments):
-    """Apply ``section.key=json`` (or top-level ``key=json``) assignments to ``config``."""
-    for assignment in assignments:
-        path, _, value = assignment.partition("=")
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            pass  # a bare string
-        *sections, key = path.split(".")
-        target = config
-        for section in sections:
-            target = target.setdefault(section, {})
-        target[key] = value
 
 
 def main(argv=None):

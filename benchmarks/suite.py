@@ -36,7 +36,7 @@ import baselines
 import numpy as np
 import pandas as pd
 import yaml
-from oracle import HERE, Oracle, campaign_config, systems, template_of
+from oracle import HERE, Oracle, apply_overrides, campaign_config, systems, template_of
 
 from strata import rounds
 from strata.campaign import Campaign
@@ -57,14 +57,7 @@ def user_config(system, seed, init, budget, overrides=()):
     config["cluster"] = {**BASE_CONFIG["cluster"], **cluster}
     if init == "random":
         config["initial_motifs"] = ["random"]
-    for assignment in overrides:
-        path, _, value = assignment.partition("=")
-        *sections, key = path.split(".")
-        target = config
-        for section in sections:
-            target = target.setdefault(section, {})
-        target[key] = json.loads(value) if value[:1] in "[{0123456789-tfn" else value
-    return config
+    return apply_overrides(config, overrides)
 
 
 def diagnose(campaign, record, previous, truth_codes, target_energy):
