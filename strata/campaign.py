@@ -39,9 +39,13 @@ class Campaign:
         strata.config.ConfigError
             Naming the key, for any problem of the config.
         """
-        from strata.config import validate
+        from strata.config import ConfigError, check_campaign, validate_schema
 
-        return cls.from_params(validate(config))
+        if not isinstance(config, dict):
+            raise ConfigError("config: expected a mapping of keys to values")
+        validate_schema(config)
+        shapes, counts = check_campaign(config)  # the templates, built once
+        return cls._of_config(config, shapes, counts)
 
     @classmethod
     def from_params(cls, params):
@@ -55,13 +59,18 @@ class Campaign:
         config = json.loads(json.dumps(dict(params)))
         validate_schema(config)
         shapes = templates(config)
+        return cls._of_config(config, shapes, compositions(config, len(shapes[0])))
+
+    @classmethod
+    def _of_config(cls, config, shapes, counts):
+        """The context of a schema-complete config, its templates and compositions."""
         settings = CampaignSettings.from_config(config)
         given = ()
         if config["cluster"]["shape"] == "files":  # their own orderings join round 0
             given = tuple((t, orderings.codes_from_symbols(shape.get_chemical_symbols(),
                                                            settings.elements))
                           for t, shape in enumerate(shapes))
-        return cls._build(settings, shapes, compositions(config, len(shapes[0])), given)
+        return cls._build(settings, shapes, counts, given)
 
     @classmethod
     def _build(cls, settings, templates, compositions, given=()):
