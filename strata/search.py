@@ -5,7 +5,10 @@ composition (and template) of the campaign, a deep search on the surrogate alone
 large pool of orderings at the exact stoichiometry (:func:`candidate_pool`):
 
 1. seeds: the best labelled structures, fresh random orderings and fresh structured motifs
-   (core–shell both ways, surface segregation of each element, Janus, layered);
+   (core–shell both ways, surface segregation of each element, Janus, layered), and the
+   exact optimum of every linear prior (the main model's and each bootstrap member's, so a
+   Thompson-like spread of optima) found by mixed-integer programming
+   (:mod:`strata.expansion`), each hill-climbed on the full model;
 2. ``search.passes`` generate-and-score passes: swap mutations (1 … ``max_swaps`` swaps),
    shell mutations (a swap between two different site shells: vertex/edge/facet/sub-layers),
    composition-preserving crossovers of the current best, and a steepest-ascent scan of every
@@ -30,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from strata import moves, orderings, ranking
-from strata.archive import Archive, polish
+from strata.archive import Archive, hill_climb, polish
+from strata.expansion import NotAnExpansion, PairExpansion, maximise
 from strata.generation import initial_set
 
 POOL_COLUMNS = ["template", "codes", "composition", "group", "origin", "score", "uncertainty",
@@ -83,6 +87,11 @@ class Target:
         ``keys(codes) -> keys``: their canonical keys.
     labelled_keys : set
         Keys of every computed structure: never returned.
+    priors : tuple of callable
+        ``prior(codes) -> scores`` of the main model's linear prior and of each ensemble
+        member's (empty without a prior): the pair expansions optimised exactly.
+    bonds : numpy.ndarray of int, shape (n_bonds, 2)
+        Bonds of the template's neighbour graph.
     """
 
     template: int
@@ -94,6 +103,8 @@ class Target:
     score: Callable
     keys: Callable
     labelled_keys: set
+    priors: tuple = ()
+    bonds: np.ndarray | None = None
 
 
 class DeepSearch:
@@ -128,11 +139,33 @@ class DeepSearch:
             max(n_fresh, 2 * settings.population), rng, settings.structured)
         archive.evaluate(target.seeds, "labelled")
         fresh_scores = archive.evaluate(fresh, fresh_origins)
+        for codes in self._exact_optima(target, rng):
+            archive.evaluate(codes[None, :], "exact")
+            hill_climb(codes, archive)
         for _ in range(settings.passes):
             self._generation(archive, target, rng)
         polish(archive, settings.polish)
         return self._pool(archive, target, (fresh, fresh_origins, fresh_scores),
                           min(n_fresh, self.n_pool))
+
+    def _exact_optima(self, target, rng):
+        """The exact optimum of each prior of ``target`` at its composition
+        (:func:`strata.expansion.maximise`, ``exact_seconds`` each), distinct ones only;
+        none when the priors are not pair expansions (``model.prior_features: all``)."""
+        if self.settings.exact_seconds <= 0 or not target.priors:
+            return []
+        optima, seen = [], set()
+        for prior in target.priors:
+            try:
+                expansion = PairExpansion.of(prior, target.bonds, len(target.positions),
+                                             len(target.counts), rng)
+            except NotAnExpansion:
+                return []
+            codes, _ = maximise(expansion, target.counts, self.settings.exact_seconds)
+            if codes is not None and codes.tobytes() not in seen:
+                seen.add(codes.tobytes())
+                optima.append(codes)
+        return optima
 
     def _generation(self, archive, target, rng):
         """One generate-and-score pass from the ``population`` best distinct orderings."""
@@ -236,7 +269,9 @@ def _targets(campaign, labelled, surrogate):
                 template=t, counts=counts, seeds=seeds, positions=template.positions,
                 shells=featurizer.shells(t), coordination=featurizer.coordination(t),
                 score=_model_score(surrogate, featurizer, t),
-                keys=lambda codes, t=t: campaign.keys(t, codes), labelled_keys=labelled_keys)))
+                keys=lambda codes, t=t: campaign.keys(t, codes), labelled_keys=labelled_keys,
+                priors=_prior_scores(surrogate, featurizer, t),
+                bonds=featurizer.topologies[t].bonds)))
     return targets
 
 
@@ -267,6 +302,20 @@ def _model_score(surrogate, featurizer, template):
         return surrogate.score(pd.DataFrame(featurizer(template, codes), columns=featurizer.names))
 
     return score
+
+
+def _prior_scores(surrogate, featurizer, template):
+    """``prior(codes) -> scores`` of the main model's and each member's linear prior."""
+    columns = surrogate.feature_names
+    priors = [m.prior for m in [surrogate.main, *surrogate.members] if m.prior is not None]
+
+    def scorer(prior):
+        def score(codes):
+            X = pd.DataFrame(featurizer(template, codes), columns=featurizer.names)
+            return prior.score(X[columns].to_numpy(dtype=float))
+        return score
+
+    return tuple(scorer(p) for p in priors)
 
 
 def _features(featurizer, pool):

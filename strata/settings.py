@@ -136,6 +136,7 @@ class SearchSettings(_Section):
     neighbourhood: int
     polish: int
     compound_swaps: int
+    exact_seconds: float
     parents: int
     max_swaps: int
     fresh_share: float

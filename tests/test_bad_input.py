@@ -23,7 +23,7 @@ from strata.config import ConfigError
 from strata.settings import DescriptorSettings
 from strata.symmetry import canonical_orderings, count_distinct_orderings, point_group_permutations
 
-#: the default campaign's particle: Pt74Au73 on the 147-atom Mackay icosahedron
+#: the PtAu147 benchmark's particle: Pt74Au73 on the 147-atom Mackay icosahedron
 PT147 = {"composition": {"Pt": 74, "Au": 73},
          "cluster": {"shape": "icosahedron", "size": 4, "lattice_constant": 4.0}}
 
@@ -270,8 +270,8 @@ CLI_CASES = [
      "config key 'cluster.size': 2.0 is not a whole number; write 2"),
     ("bond_factor 12", {"bad.yaml": "descriptors:\n  bond_factor: 12\n"},
      ["--configfile", "bad.yaml"], "config key 'descriptors.bond_factor': 12 is greater"),
-    ("initial_size", {"bad.yaml": "composition: [{Pt: 146, Au: 1}]\n"},
-     ["--configfile", "bad.yaml"], "only 7 symmetry-distinct exist"),
+    ("initial_size", {"bad.yaml": "composition: [{Ag: 54, Au: 1}]\n"},
+     ["--configfile", "bad.yaml"], "only 4 symmetry-distinct exist"),
     ("key given twice", {"bad.yaml": "rounds: 3\nseed: 2\nrounds: 4\n"},
      ["--configfile", "bad.yaml"], "bad.yaml, lines 1 and 3: key 'rounds' is given twice"),
     ("tab in the default config", {"config/config.yaml": "rounds: 3\ncluster:\n\tsize: 3\n"}, [],

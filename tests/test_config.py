@@ -283,8 +283,8 @@ def test_malformed_structure_folder_is_rejected(tmp_path, case, words):
 
 CLI_CASES = [
     ("unknown element", {"elements": ["Pt", "Xx"]}, "config key 'elements': unknown element"),
-    ("counts", {"composition": [{"Pt": 74, "Au": 70}]},
-     "config key 'composition.0': counts add up to 144 atoms, but the particle has 147"),
+    ("counts", {"composition": [{"Ag": 27, "Au": 24}]},
+     "config key 'composition.0': counts add up to 51 atoms, but the particle has 55"),
     ("batch", {"batch_size": 30, "pool_size": 20}, "config key 'batch_size': 30 is larger"),
     ("folder", {"cluster": {"shape": "files", "folder": "no/such/folder"}},
      "config key 'cluster.folder': structure folder no/such/folder does not exist"),
@@ -306,7 +306,7 @@ def test_snakemake_accepts_a_structure_folder(workflow_copy):
     folder.mkdir()
     for i in range(2):
         write(folder / f"p{i}.xyz", _particle(PT7AU6[i:] + PT7AU6[:i]))
-    good = {"composition": [{"Pt": 7, "Au": 6}], "initial_size": 4, "batch_size": 2,
+    good = {"elements": ["Pt", "Au"], "composition": [{"Pt": 7, "Au": 6}], "initial_size": 4, "batch_size": 2,
             "pool_size": 50, "rounds": 1,
             "cluster": {"shape": "files", "folder": "structures"}}
     (workflow_copy / "good.yaml").write_text(yaml.safe_dump(good))

@@ -91,7 +91,7 @@ def test_candidate_pool_exact_stoichiometry_no_repeats(fitted):
     assert not set(pool["key"]) & set(campaign.keys(0, np.stack(labelled["codes"])))
     assert (np.diff(pool["score"].to_numpy()) <= 1e-12).all()
     assert set(pool["origin"]) <= {"random", "core_shell", "segregated", "janus", "layered",
-                                   "mutation", "crossover"}
+                                   "mutation", "crossover", "exact"}
 
 
 def test_pool_scores_are_the_models(fitted):
@@ -169,3 +169,29 @@ def test_polish_ends_on_a_single_swap_optimum_of_the_model(fitted):
     pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(1))
     top = pool[pool["composition"] == labelled["composition"][0]].iloc[0]
     assert score(moves.all_single_swaps(top["codes"])).max() <= top["score"] + 1e-9
+
+
+def test_the_pool_holds_the_exact_optimum_of_a_prior_only_model(fitted):
+    """Without trees the score is the linear prior: its MILP optimum tops the pool, even
+    with the search passes off."""
+    from strata.expansion import PairExpansion, maximise
+
+    campaign, labelled, _ = fitted
+    surrogate = ranking.fit_surrogate(
+        features(campaign, labelled["codes"]), labelled["energy"].to_numpy(),
+        ranking.query_groups(labelled["composition"]), ModelSettings.from_config({
+            "n_estimators": 0, "prior_features": "linear"}), seed=0)
+    score = model_score(campaign, surrogate)
+    expansion = PairExpansion.of(score, campaign.featurizer.topologies[0].bonds, 55, 2,
+                                 np.random.default_rng(0))
+    optimum, optimal = maximise(expansion, LABELLED[0])
+    assert optimal
+    pool = search.candidate_pool(make_campaign(passes=0, polish=0, exact_seconds=5), labelled,
+                                 surrogate,
+                                 np.random.default_rng(4))
+    top = pool[pool["composition"] == labelled["composition"][0]].iloc[0]
+    assert top["score"] == pytest.approx(score(optimum[None, :])[0], abs=1e-9)
+    assert top["origin"] in {"exact", "mutation"}
+    off = search.candidate_pool(make_campaign(passes=0, polish=0, exact_seconds=0), labelled,
+                                surrogate, np.random.default_rng(4))
+    assert "exact" not in set(off["origin"])

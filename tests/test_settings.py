@@ -58,7 +58,7 @@ def test_unknown_or_moved_key_in_a_section_names_it():
 def test_campaign_settings_of_the_default_campaign():
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     settings = CampaignSettings.from_config(config.validate(raw))
-    assert settings.elements == ("Pt", "Au")
+    assert settings.elements == ("Ag", "Au")
     assert settings.model.prior_features == raw["model"]["prior_features"]
     assert settings.search.passes == raw["search"]["passes"]
     assert settings.reference_dict() == {"calculator": "emt",
