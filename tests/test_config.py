@@ -306,7 +306,8 @@ def test_snakemake_accepts_a_structure_folder(workflow_copy):
     folder.mkdir()
     for i in range(2):
         write(folder / f"p{i}.xyz", _particle(PT7AU6[i:] + PT7AU6[:i]))
-    good = {"elements": ["Pt", "Au"], "composition": [{"Pt": 7, "Au": 6}], "initial_size": 4, "batch_size": 2,
+    good = {"elements": ["Pt", "Au"], "composition": [{"Pt": 7, "Au": 6}],
+            "initial_size": 4, "batch_size": 2,
             "pool_size": 50, "rounds": 1,
             "cluster": {"shape": "files", "folder": "structures"}}
     (workflow_copy / "good.yaml").write_text(yaml.safe_dump(good))

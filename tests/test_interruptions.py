@@ -38,6 +38,7 @@ rounds: 2
 initial_size: 6
 batch_size: 2
 pool_size: 60
+elements: [Pt, Au]
 composition: [{Pt: 28, Au: 27}]
 cluster: {shape: icosahedron, size: 3, lattice_constant: 4.0}
 ground_truth_energy: null
