@@ -59,16 +59,30 @@ class PairExpansion:
 
     @classmethod
     def of(cls, score, bonds, n_sites, n_elements, rng):
-        """Read the expansion off ``score(codes) -> scores`` by finite differences.
+        """Read the expansion off ``score(codes) -> scores`` by finite differences
+        (:meth:`of_many` of one score).
+
+        Raises
+        ------
+        NotAnExpansion
+            When the expansion does not reproduce the score.
+        """
+        return cls.of_many(lambda codes: np.asarray(score(codes))[None, :], bonds, n_sites,
+                           n_elements, rng)[0]
+
+    @classmethod
+    def of_many(cls, scores, bonds, n_sites, n_elements, rng):
+        """Read the expansions of several scores at once off ``scores(codes) -> (n_scores,
+        n_rows)`` by finite differences, each ordering scored once for all of them.
 
         Element 0 on every site is the reference; a point term is the change of one site to
-        element ``a``, a pair term the excess of changing both ends of a bond. The result is
+        element ``a``, a pair term the excess of changing both ends of a bond. Each result is
         checked on :data:`CHECK_ORDERINGS` random orderings.
 
         Raises
         ------
         NotAnExpansion
-            When the expansion does not reproduce the score on them.
+            When an expansion does not reproduce its score on them.
         """
         bonds = np.asarray(bonds, dtype=int).reshape(-1, 2)
         elements = np.arange(1, n_elements)
@@ -82,21 +96,24 @@ class PairExpansion:
         bond, pair = np.divmod(np.arange(len(doubles)), len(a))
         doubles[np.arange(len(doubles)), bonds[bond, 0]] = a[pair]
         doubles[np.arange(len(doubles)), bonds[bond, 1]] = b[pair]
-        values = np.asarray(score(np.concatenate([base, singles, doubles])), dtype=float)
-        constant = values[0]
-        point = np.zeros((n_sites, n_elements))
-        point[site, elements[element]] = values[1:1 + len(singles)] - constant
-        pairs = np.zeros((len(bonds), n_elements, n_elements))
-        pairs[bond, a[pair], b[pair]] = (values[1 + len(singles):] - constant
-                                          - point[bonds[bond, 0], a[pair]]
-                                          - point[bonds[bond, 1], b[pair]])
-        expansion = cls(constant=float(constant), point=point, pair=pairs, bonds=bonds)
-        expansion._check(score, n_elements, rng)
-        return expansion
+        checks = rng.integers(n_elements, size=(CHECK_ORDERINGS, n_sites)).astype(CODE_DTYPE)
+        values = np.asarray(scores(np.concatenate([base, singles, doubles, checks])),
+                            dtype=float)
+        expansions = []
+        for row in values:
+            constant = row[0]
+            point = np.zeros((n_sites, n_elements))
+            point[site, elements[element]] = row[1:1 + len(singles)] - constant
+            pairs = np.zeros((len(bonds), n_elements, n_elements))
+            pairs[bond, a[pair], b[pair]] = (row[1 + len(singles):1 + len(singles) + len(doubles)]
+                                             - constant - point[bonds[bond, 0], a[pair]]
+                                             - point[bonds[bond, 1], b[pair]])
+            expansion = cls(constant=float(constant), point=point, pair=pairs, bonds=bonds)
+            expansion._check(checks, row[-CHECK_ORDERINGS:])
+            expansions.append(expansion)
+        return expansions
 
-    def _check(self, score, n_elements, rng):
-        codes = rng.integers(n_elements, size=(CHECK_ORDERINGS, len(self.point)))
-        expected = np.asarray(score(codes.astype(CODE_DTYPE)), dtype=float)
+    def _check(self, codes, expected):
         error = np.abs(self(codes) - expected).max()
         if not error <= RELATIVE_TOLERANCE * max(np.ptp(expected), 1e-12):
             raise NotAnExpansion(f"the score is not a pair expansion over the bonds "

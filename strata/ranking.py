@@ -226,6 +226,13 @@ class Surrogate:
         """Predicted stability score per row (higher = more stable)."""
         return self.main.score(self._matrix(features))
 
+    def prior_scores(self, features):
+        """Score of every row by the linear prior of the main model and of each member that
+        has one, shape (n_priors, n_rows)."""
+        X = self._matrix(features)
+        priors = [m.prior for m in [self.main, *self.members] if m.prior is not None]
+        return np.array([p.score(X) for p in priors]).reshape(len(priors), len(X))
+
     def uncertainty(self, features):
         """Spread (standard deviation) of the bootstrap members' scores; zeros without."""
         X = self._matrix(features)

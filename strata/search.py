@@ -87,9 +87,10 @@ class Target:
         ``keys(codes) -> keys``: their canonical keys.
     labelled_keys : set
         Keys of every computed structure: never returned.
-    priors : tuple of callable
-        ``prior(codes) -> scores`` of the main model's linear prior and of each ensemble
-        member's (empty without a prior): the pair expansions optimised exactly.
+    priors : callable or None
+        ``priors(codes) -> scores`` of shape (n_priors, n_rows): the linear priors of the main
+        model and of each ensemble member (:meth:`strata.ranking.Surrogate.prior_scores`),
+        the pair expansions optimised exactly.
     bonds : numpy.ndarray of int, shape (n_bonds, 2)
         Bonds of the template's neighbour graph.
     """
@@ -103,7 +104,7 @@ class Target:
     score: Callable
     keys: Callable
     labelled_keys: set
-    priors: tuple = ()
+    priors: Callable | None = None
     bonds: np.ndarray | None = None
 
 
@@ -152,15 +153,15 @@ class DeepSearch:
         """The exact optimum of each prior of ``target`` at its composition
         (:func:`strata.expansion.maximise`, ``exact_seconds`` each), distinct ones only;
         none when the priors are not pair expansions (``model.prior_features: all``)."""
-        if self.settings.exact_seconds <= 0 or not target.priors:
+        if self.settings.exact_seconds <= 0 or target.priors is None:
+            return []
+        try:
+            expansions = PairExpansion.of_many(target.priors, target.bonds,
+                                               len(target.positions), len(target.counts), rng)
+        except NotAnExpansion:
             return []
         optima, seen = [], set()
-        for prior in target.priors:
-            try:
-                expansion = PairExpansion.of(prior, target.bonds, len(target.positions),
-                                             len(target.counts), rng)
-            except NotAnExpansion:
-                return []
+        for expansion in expansions:
             codes, _ = maximise(expansion, target.counts, self.settings.exact_seconds)
             if codes is not None and codes.tobytes() not in seen:
                 seen.add(codes.tobytes())
@@ -268,9 +269,9 @@ def _targets(campaign, labelled, surrogate):
             targets.append((composition, Target(
                 template=t, counts=counts, seeds=seeds, positions=template.positions,
                 shells=featurizer.shells(t), coordination=featurizer.coordination(t),
-                score=_model_score(surrogate, featurizer, t),
+                score=_on_template(featurizer, t, surrogate.score),
                 keys=lambda codes, t=t: campaign.keys(t, codes), labelled_keys=labelled_keys,
-                priors=_prior_scores(surrogate, featurizer, t),
+                priors=_on_template(featurizer, t, surrogate.prior_scores),
                 bonds=featurizer.topologies[t].bonds)))
     return targets
 
@@ -296,26 +297,13 @@ def _seeds(labelled, composition, template, n, n_atoms):
     return np.stack(rows["codes"].to_numpy()[:n])
 
 
-def _model_score(surrogate, featurizer, template):
-    """``score(codes) -> scores`` of orderings of one template on the surrogate."""
-    def score(codes):
-        return surrogate.score(pd.DataFrame(featurizer(template, codes), columns=featurizer.names))
+def _on_template(featurizer, template, score):
+    """``score`` of a feature table (e.g. :meth:`strata.ranking.Surrogate.score`) as a
+    function of orderings ``codes`` (2-D) of one template."""
+    def of_codes(codes):
+        return score(pd.DataFrame(featurizer(template, codes), columns=featurizer.names))
 
-    return score
-
-
-def _prior_scores(surrogate, featurizer, template):
-    """``prior(codes) -> scores`` of the main model's and each member's linear prior."""
-    columns = surrogate.feature_names
-    priors = [m.prior for m in [surrogate.main, *surrogate.members] if m.prior is not None]
-
-    def scorer(prior):
-        def score(codes):
-            X = pd.DataFrame(featurizer(template, codes), columns=featurizer.names)
-            return prior.score(X[columns].to_numpy(dtype=float))
-        return score
-
-    return tuple(scorer(p) for p in priors)
+    return of_codes
 
 
 def _features(featurizer, pool):
