@@ -268,6 +268,21 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
     return page(f"Strata round {round_:02d}", body, nav)
 
 
+def _failed_section(labelled):
+    """Every failed reference calculation of the campaign, with its reason."""
+    if "status" not in labelled:
+        return ""
+    failed = labelled[labelled["status"] != "ok"]
+    body = f"<h2 id='failed'>Failed calculations ({len(failed)})</h2>"
+    if failed.empty:
+        return body + _para("Every reference calculation succeeded.")
+    columns = [c for c in ("round", "structure_id", "composition", "status", "reason")
+               if c in failed]
+    body += _para("Left out of training; a rerun with the cause fixed computes them again "
+                  "(failures are not stored).")
+    return body + table_html(failed[columns], "failed")
+
+
 def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None, elements=(),
                   times=None):
     """The campaign report: progress, metrics, wall time, best structures, round links."""
@@ -281,6 +296,7 @@ def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None
         counts.columns.name = None
         body += "<h3>Structures computed per round and origin</h3>"
         body += table_html(counts.reset_index(), "origins")
+        body += _failed_section(labelled)
     if best:
         body += "<h2 id='structures'>Best structures</h2>"
         body += structures_html(best, settings, elements)

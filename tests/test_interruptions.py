@@ -11,6 +11,7 @@
   killed half-way are removed by the next gathering.
 """
 
+import html
 import os
 import random
 import shutil
@@ -215,11 +216,21 @@ def test_failed_calculations_are_survived(tmp_path):
     metrics = pd.read_csv(results / "metrics.csv")
     assert list(metrics.failed) == [2, 4]
     assert list(metrics.reference_calls) == [6, 8]
-    # shown in the reports
-    for page in (results / "round_00" / "report.html", results / "report.html"):
-        assert "failed" in page.read_text()
-    # failures are not stored, so a rerun without the fault computes them (and only them)
-    assert sum(row["status"] == "failed" for row in ledger(folder)) == 4
+    # shown in the reports: each failed structure by id with its reason (not merely the word
+    # "failed", which every report holds as a column name)
+    round_page = (results / "round_00" / "report.html").read_text()
+    campaign_page = (results / "report.html").read_text()
+    assert "Failed calculations (4)" in campaign_page
+    for structure_id, reason in failed.items():
+        assert structure_id in campaign_page and html.escape(reason) in campaign_page
+        if structure_id.startswith("r00"):
+            assert structure_id in round_page and html.escape(reason) in round_page
+    assert "r00-002" not in campaign_page.split("Failed calculations")[1].split("<h2")[0]
+    # failures are recorded in the ledger but not stored (a rerun computes them again)
+    rows = ledger(folder)
+    assert sum(row["status"] == "failed" for row in rows) == 4
+    stored = {path.stem for path in (results / "calculations").glob("*.extxyz")}
+    assert {row["key"] for row in rows if row["status"] == "failed"}.isdisjoint(stored)
 
 
 def test_every_calculation_failing_stops_with_a_clear_message(tmp_path):

@@ -2,8 +2,9 @@
 killed mid-round resumes (wait for the queue, --unlock, --rerun-incomplete) without recomputing
 anything that had finished.
 
-Needs a running SLURM (``bash .ci/slurm up``, root). Opt-in locally: ``STRATA_SLURM=1 pytest -m
-slurm``; on in CI (.ci/run). The campaign is the real workflow: a small 2-round EMT campaign.
+Needs a running SLURM (``bash .ci/slurm up``, root). Opt-in: ``STRATA_SLURM=1 pytest -m
+slurm`` (on in CI, .ci/run); opted in, a SLURM that is not up fails the tests. The campaign
+is the real workflow: a small 2-round EMT campaign.
 """
 
 import os
@@ -37,14 +38,23 @@ def _slurm_running() -> bool:
     return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
 
 
+OPTED_IN = os.environ.get("STRATA_SLURM") == "1"
+
 pytestmark = [
     pytest.mark.slurm,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (os.environ.get("STRATA_SLURM") == "1" or os.environ.get("CI")) or not _slurm_running(),
-        reason="needs a running SLURM (bash .ci/slurm up) and STRATA_SLURM=1 or CI",
-    ),
+    pytest.mark.skipif(not OPTED_IN, reason="opt-in: STRATA_SLURM=1 with a running SLURM "
+                       "(bash .ci/slurm up); .ci/run does both"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def slurm_cluster():
+    """Opted in, a missing or down SLURM is a failure, not a skip (CI must not go green
+    without the cluster it promises to test)."""
+    if not _slurm_running():
+        pytest.fail("STRATA_SLURM=1 but no SLURM node is up (sinfo shows none idle/mix/alloc); "
+                    "start one with `bash .ci/slurm up`")
 
 def campaign(workdir: Path) -> tuple[list[str], list[Path]]:
     """Copy the real workflow into ``workdir`` (a small 2-round EMT campaign); return its
