@@ -15,7 +15,7 @@ from strata.atomic import replacing
 from strata.files import read_result
 
 KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "wall_time",
-        "scf_iterations", "attempts")
+        "scf_iterations", "attempts", "mpi_ranks")
 
 
 def key_value_pairs(atoms):

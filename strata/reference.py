@@ -111,7 +111,7 @@ def compute(atoms, settings, txt=None):
     ase.Atoms
         With a single-point calculator holding energy and forces when ``status == "ok"``, and
         ``info`` keys ``status``, ``reason``, ``calculator``, ``settings`` (JSON),
-        ``wall_time`` (s), ``scf_iterations``, ``relax_steps``, ``attempts``.
+        ``wall_time`` (s), ``scf_iterations``, ``relax_steps``, ``attempts``, ``mpi_ranks``.
     """
     start = time.perf_counter()
     tries = (False, True) if settings["calculator"] == "gpaw" else (False,)
@@ -142,8 +142,16 @@ def compute(atoms, settings, txt=None):
         settings=json.dumps(settings, sort_keys=True),
         wall_time=round(time.perf_counter() - start, 3),
         attempts=attempt,
+        mpi_ranks=_world_size(),
     )
     return result
+
+
+def _world_size():
+    """Number of MPI ranks the calculation ran on (1 when serial)."""
+    from ase.parallel import world
+
+    return int(world.size)
 
 
 def main(argv=None):

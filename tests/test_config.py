@@ -333,3 +333,21 @@ def test_every_schema_key_has_a_description_and_default_and_is_in_config_yaml():
         for name in path:
             assert isinstance(node, dict) and name in node, f"{'.'.join(path)} not in config.yaml"
             node = node[name]
+
+
+PRESETS = sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "config.yaml")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_is_a_valid_campaign(workflow_copy, preset):
+    """Each preset in config/, laid over config.yaml as Snakemake does, passes the workflow's
+    validation and plans a campaign (dry run) through the profile `make campaign` uses."""
+    done = run_snakemake(workflow_copy, "-n", "--profile", "profiles/local", "--configfile",
+                         f"config/{preset}", timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "generate_candidates" in done.stdout + done.stderr
+    assert not (workflow_copy / "results").exists()
+
+
+def test_presets_exist():
+    assert PRESETS, "config/ ships no preset besides config.yaml"

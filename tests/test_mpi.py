@@ -4,18 +4,15 @@ Both runs go through the entry point the workflow's compute_reference job launch
 (``python -m strata.reference``), with the settings a config's ``reference`` section gives.
 """
 
-import json
 import shutil
-import subprocess
-import sys
 
 import pytest
-from ase.io import read, write
 
 from strata import mpi
 from strata.calculators import calculator_settings
 from strata.clusters import build_template
 from strata.config import validate
+from strata.store import read_ledger
 
 
 def test_launcher_command_mpirun():
@@ -46,34 +43,35 @@ def test_mpi_env_inside_a_stripped_slurm_job_avoids_slurm_components():
 
 
 def single_point(tmp_path, tasks):
-    """Run ``python -m strata.reference`` serially or on ``tasks`` ranks; read the result."""
+    """Compute a Cu12Ag1 GPAW single point as the compute_reference job does
+    (:func:`strata.mpi.compute_in_ranks`: ``python -m strata.reference`` under ``mpirun``,
+    through a calculation store of its own); return the result and the store's ledger."""
     settings = calculator_settings(validate({
         "elements": ["Cu", "Ag"], "composition": {"Cu": 12, "Ag": 1}, "cluster": {"size": 2},
         "initial_size": 2,
         "reference": {"calculator": "gpaw", "gpaw": {"h": 0.25, "convergence_energy": 1e-6}},
     })["reference"])
-    structure, settings_file = tmp_path / "in.extxyz", tmp_path / "settings.json"
-    write(structure, build_template("icosahedron", 2, 3.61, symbol="Cu"), format="extxyz")
-    settings_file.write_text(json.dumps(settings))
-    result = tmp_path / f"out{tasks}.extxyz"
-    command = [sys.executable, "-m", "strata.reference", str(structure), str(result),
-               str(settings_file)]
-    if tasks > 1:
-        command = mpi.launcher_command("mpirun", tasks) + command
-    done = subprocess.run(command, env=mpi.mpi_env(), capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return read(result, format="extxyz")
+    atoms = build_template("icosahedron", 2, 3.61, symbol="Cu")
+    atoms.symbols[0] = "Ag"
+    atoms.info["structure_id"] = "r00-000"
+    calculations = tmp_path / f"store{tasks}"
+    result = mpi.compute_in_ranks(atoms, settings, "mpirun", tasks, tmp_path / f"work{tasks}",
+                                  store=calculations)
+    return result, read_ledger(calculations)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="needs mpirun (openmpi-bin)")
 def test_gpaw_two_ranks_equals_serial(tmp_path):
-    serial = single_point(tmp_path, 1)
-    parallel = single_point(tmp_path, 2)
-    assert serial.info["status"] == parallel.info["status"] == "ok"
+    serial, serial_ledger = single_point(tmp_path, 1)
+    parallel, ledger = single_point(tmp_path, 2)
+    assert serial.info["status"] == parallel.info["status"] == "ok", parallel.info["reason"]
+    # really two ranks of one MPI world (two serial copies would also agree on the energy)
+    assert (serial.info["mpi_ranks"], parallel.info["mpi_ranks"]) == (1, 2)
     e1, e2 = serial.get_potential_energy(), parallel.get_potential_energy()
     assert abs(e1 - e2) < 1e-4, (e1, e2)
     assert abs(serial.get_forces() - parallel.get_forces()).max() < 1e-3
-    # only rank 0 wrote: no temporary file of another rank is left behind
-    assert not list(tmp_path.glob(".*.tmp"))
+    # the store under MPI: rank 0 alone holds the lock and writes, once
+    assert len(serial_ledger) == len(ledger) == 1 and ledger[0]["status"] == "ok"
+    assert len(list((tmp_path / "store2").glob("*.extxyz"))) == 1
+    assert not list(tmp_path.rglob(".*.tmp"))
