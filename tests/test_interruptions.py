@@ -14,6 +14,7 @@
 import html
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -23,12 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from ase.db import connect
 from ase.io import read
-from conftest import EMT, SNAKEMAKE, copy_workflow
+from conftest import EMT, REPO, SNAKEMAKE, copy_workflow
+from snakemake.utils import update_config
 from test_database import killed_gathering
 
 from strata import files, reference, store
+from strata.campaign import Campaign
+from strata.orderings import codes_from_symbols
 
 pytestmark = pytest.mark.slow
 
@@ -342,3 +347,43 @@ def test_temporary_files_of_a_killed_database_write_are_removed(baseline, tmp_pa
     assert sorted(p.name for p in results.glob("*references.db*")) == ["references.db"]
     with connect(results / "references.db") as db:
         assert db.count() == 8
+
+
+@pytest.mark.slow
+def test_no_structure_is_selected_twice_and_reports_show_the_database(tmp_path):
+    """Four rounds under Snakemake with failures injected in rounds 1 and 2: no ordering (up to
+    the particle's symmetry) and no failed one is ever selected twice, read from the batch
+    files; the reports' best energy and best structures are those of references.db."""
+    folder = workflow_copy(tmp_path / "repeats")
+    env = dict(os.environ, **{reference.FAULT_ENV: "r01-000,r02-*"})
+    done = snakemake(folder, *RESUME, "--config", "rounds=4", "batch_size=3", env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    results = folder / "results"
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load(SMALL_CONFIG))
+    campaign = Campaign.from_config(config)
+    keys, ids = [], []
+    for r in range(4):
+        batch = files.read_structures(results / f"round_{r:02d}" / "batch.extxyz")
+        assert batch, f"round {r} selected nothing"
+        codes = np.array([codes_from_symbols(a.get_chemical_symbols(), campaign.elements)
+                          for a in batch])
+        keys += list(campaign.keys(np.zeros(len(batch), dtype=int), codes))
+        ids += [a.info["structure_id"] for a in batch]
+    assert len(keys) == 6 + 3 * 3
+    assert len(set(keys)) == len(keys), "an ordering was selected twice"
+    with connect(results / "references.db") as db:
+        rows = list(db.select())
+    assert sorted(row.structure_id for row in rows) == sorted(ids)
+    failed = {row.structure_id for row in rows if row.status == "failed"}
+    assert failed == {"r01-000", "r02-000", "r02-001", "r02-002"}
+    ok = sorted((row.energy, row.structure_id) for row in rows if row.status == "ok")
+    campaign_page = (results / "report.html").read_text()
+    assert f"best energy {ok[0][0]:.4f} eV" in campaign_page
+    assert f"{len(rows)} reference calls, {len(failed)} failed" in campaign_page
+    best_section = campaign_page.split("id='structures'")[1]
+    pictured = re.findall(r"alt='structure ([^']+)'", best_section)
+    assert pictured and pictured[0] == ok[0][1]  # the lowest-energy structure, first
+    assert pictured == [sid for _, sid in ok[:len(pictured)]]
+    last_round = (results / "round_03" / "report.html").read_text()
+    assert f"best energy {ok[0][0]:.4f} eV" in last_round

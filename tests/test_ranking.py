@@ -102,8 +102,8 @@ def test_prior_extrapolates_beyond_the_labelled_range(emt_data):
     surrogate = ranking.fit_surrogate(features.iloc[worse], energy[worse],
                                       np.zeros(len(worse), int), DEFAULT, seed=0)
     score = surrogate.score(features)
-    assert np.median(score[better]) > np.max(score[worse]) - 1e-9 or \
-        np.mean(score[better] > np.median(score[worse])) > 0.9
+    # at least 90 % of the best quarter above every structure it was trained on (measured: all)
+    assert np.mean(score[better] > np.max(score[worse])) >= 0.9
     assert len(np.unique(np.round(score[better], 9))) > len(better) // 2  # no wall of ties
 
 

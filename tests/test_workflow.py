@@ -1,6 +1,8 @@
 """The campaign through the real snakemake CLI: rounds, extension, lint, formatting."""
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ import pytest
 import yaml
 from ase.db import connect
 from conftest import REPO, SNAKEMAKE, copy_workflow, run_snakemake
+
+from strata.store import read_ledger
 
 SMALL = ["initial_size=6", "batch_size=3", "pool_size=100"]
 BIN = Path(sys.executable).parent
@@ -144,3 +148,37 @@ def test_code_is_ruff_clean():
     done = subprocess.run([str(BIN / "ruff"), "check", "strata", "scripts", "tests", "benchmarks"],
                           cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+GPAW_CAMPAIGN = {
+    "elements": ["Cu", "Ag"], "composition": [{"Cu": 11, "Ag": 2}],
+    "cluster": {"shape": "icosahedron", "size": 2, "lattice_constant": None},
+    "rounds": 2, "initial_size": 2, "batch_size": 1, "pool_size": 20,
+    "ground_truth_energy": None,
+    "reference": {"calculator": "gpaw", "gpaw": {"h": 0.25}},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tasks", [1, 2])
+def test_gpaw_campaign_under_snakemake(tmp_path, tasks):
+    """A 2-round GPAW LCAO campaign of Cu11Ag2 (13 atoms) under snakemake, serial and with
+    ``reference.resources.tasks: 2`` (the rule launches mpirun and the store runs under MPI):
+    three real single points, each computed once on the ranks asked for, and a report."""
+    if tasks > 1 and shutil.which("mpirun") is None:
+        pytest.skip("needs mpirun (openmpi-bin)")
+    folder = copy_workflow(tmp_path / "gpaw")
+    config = json.loads(json.dumps(GPAW_CAMPAIGN))
+    config["reference"]["resources"] = {"tasks": tasks}
+    (folder / "gpaw.yaml").write_text(yaml.safe_dump(config))
+    done = run_snakemake(folder, "--configfile", "gpaw.yaml", timeout=1200)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    with connect(folder / "results" / "references.db") as db:
+        rows = list(db.select())
+    assert len(rows) == 3 and all(row.status == "ok" for row in rows), [r.reason for r in rows]
+    assert all(row.calculator == "gpaw" and row.scf_iterations > 0 for row in rows)
+    assert [row.mpi_ranks for row in rows] == [tasks] * 3
+    assert len({round(row.energy, 6) for row in rows}) == 3  # three distinct orderings
+    ledger = read_ledger(folder / "results" / "calculations")  # rank 0 alone appends
+    assert sorted(row["status"] for row in ledger) == ["ok"] * 3
+    assert (folder / "results" / "round_01" / "report.html").exists()
