@@ -102,8 +102,10 @@ def test_prior_extrapolates_beyond_the_labelled_range(emt_data):
     surrogate = ranking.fit_surrogate(features.iloc[worse], energy[worse],
                                       np.zeros(len(worse), int), DEFAULT, seed=0)
     score = surrogate.score(features)
-    # at least 90 % of the best quarter above every structure it was trained on (measured: all)
-    assert np.mean(score[better] > np.max(score[worse])) >= 0.9
+    # the whole best quarter above every structure it was trained on, and ranked within
+    # itself: trees alone place 95 % above and rank them at Spearman 0.64 (measured)
+    assert np.min(score[better]) > np.max(score[worse])
+    assert spearman(energy[better], score[better]) > 0.8
     assert len(np.unique(np.round(score[better], 9))) > len(better) // 2  # no wall of ties
 
 
