@@ -381,6 +381,11 @@ def test_no_structure_is_selected_twice_and_reports_show_the_database(tmp_path):
     campaign_page = (results / "report.html").read_text()
     assert f"best energy {ok[0][0]:.4f} eV" in campaign_page
     assert f"{len(rows)} reference calls, {len(failed)} failed" in campaign_page
+    failed_table = campaign_page.split("id='failed'")[1].split("<h2")[0]
+    for row in rows:
+        if row.status == "failed":
+            assert row.structure_id in failed_table and row.data["reason"]
+            assert html.escape(row.data["reason"]) in failed_table
     best_section = campaign_page.split("id='structures'")[1]
     pictured = re.findall(r"alt='structure ([^']+)'", best_section)
     assert pictured and pictured[0] == ok[0][1]  # the lowest-energy structure, first
