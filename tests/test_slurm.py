@@ -7,6 +7,7 @@ slurm`` (on in CI, .ci/run); opted in, a SLURM that is not up fails the tests. T
 is the real workflow: a small 2-round EMT campaign.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import copy_workflow
 
 from strata.store import read_ledger
@@ -173,3 +175,29 @@ def test_campaign_on_slurm_kill_and_resume(tmp_path):
     elapsed = time.monotonic() - t0
     print(f"SLURM campaign with kill/resume: {elapsed:.1f} s, {len(done_at_kill)} refs done at")
     print(f"kill, {len(done_before_resume)} before resume")
+
+
+def test_gpaw_on_two_ranks_through_the_slurm_profile(tmp_path):
+    """A 2-round GPAW LCAO campaign (Cu11Ag2) with ``reference.resources.tasks: 2`` and
+    ``launcher: srun`` through profiles/slurm: each reference is a SLURM job whose GPAW ran on
+    2 MPI ranks, computed once."""
+    from ase.db import connect
+    from test_workflow import GPAW_CAMPAIGN
+
+    workdir = tmp_path / "gpaw"
+    copy_workflow(workdir)
+    config = json.loads(json.dumps(GPAW_CAMPAIGN))
+    config["reference"]["resources"] = {"tasks": 2, "launcher": "srun"}
+    (workdir / "gpaw.yaml").write_text(yaml.safe_dump(config))
+    cmd = snakemake_cmd(workdir, ["--configfile", str(workdir / "gpaw.yaml")])
+    cmd[3] = "900"  # timeout: three GPAW single points
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=930)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    with connect(workdir / "results" / "references.db") as db:
+        rows = list(db.select())
+    assert len(rows) == 3 and {row.status for row in rows} == {"ok"}
+    assert [row.mpi_ranks for row in rows] == [2, 2, 2]
+    assert all(row.calculator == "gpaw" for row in rows)
+    jobs = [j for j in our_jobs(workdir) if j["comment"].startswith("rule_compute_reference")]
+    assert len(jobs) == 3 and {j["state"] for j in jobs} == {"COMPLETED"}
+    assert sorted(counts(workdir).values()) == [1, 1, 1]
