@@ -1,5 +1,6 @@
 """Shared fixtures: templates, and a copy of the workflow to run campaigns in."""
 
+import copy
 import importlib.util
 import shutil
 import subprocess
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from snakemake.utils import update_config
 
 from strata.calculators import calculator_settings
 from strata.clusters import build_template
@@ -24,6 +27,30 @@ EMT = calculator_settings(section_with_defaults("reference"))
 #: GPAW on a 13-atom Cu icosahedron, as small as a real LCAO calculation gets
 GPAW = calculator_settings(section_with_defaults("reference", {
     "calculator": "gpaw", "gpaw": {"basis": "szp(dzp)", "h": 0.3, "vacuum": 3.0}}))
+#: a 2-round GPAW LCAO campaign of Cu11Ag2 (13 atoms): three real single points
+GPAW_CAMPAIGN = {
+    "elements": ["Cu", "Ag"], "composition": [{"Cu": 11, "Ag": 2}],
+    "cluster": {"shape": "icosahedron", "size": 2, "lattice_constant": None},
+    "rounds": 2, "initial_size": 2, "batch_size": 1, "pool_size": 20,
+    "ground_truth_energy": None,
+    "reference": {"calculator": "gpaw", "gpaw": {"h": 0.25}},
+}
+
+
+def as_snakemake_reads_it(overrides):
+    """config/config.yaml updated with ``overrides``, as ``--configfile`` does."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, copy.deepcopy(overrides))
+    return config
+
+
+def write_gpaw_campaign(folder, **resources):
+    """Write :data:`GPAW_CAMPAIGN` with ``reference.resources`` to ``folder/gpaw.yaml``."""
+    config = copy.deepcopy(GPAW_CAMPAIGN)
+    config["reference"]["resources"] = resources
+    path = folder / "gpaw.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def cluster(symbol="Pt", lattice_constant=4.0):

@@ -27,8 +27,7 @@ import pytest
 import yaml
 from ase.db import connect
 from ase.io import read
-from conftest import EMT, REPO, SNAKEMAKE, copy_workflow
-from snakemake.utils import update_config
+from conftest import EMT, SNAKEMAKE, as_snakemake_reads_it, copy_workflow
 from test_database import killed_gathering
 
 from strata import files, reference, store
@@ -349,7 +348,6 @@ def test_temporary_files_of_a_killed_database_write_are_removed(baseline, tmp_pa
         assert db.count() == 8
 
 
-@pytest.mark.slow
 def test_no_structure_is_selected_twice_and_reports_show_the_database(tmp_path):
     """Four rounds under Snakemake with failures injected in rounds 1 and 2: no ordering (up to
     the particle's symmetry) and no failed one is ever selected twice, read from the batch
@@ -359,9 +357,7 @@ def test_no_structure_is_selected_twice_and_reports_show_the_database(tmp_path):
     done = snakemake(folder, *RESUME, "--config", "rounds=4", "batch_size=3", env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     results = folder / "results"
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    update_config(config, yaml.safe_load(SMALL_CONFIG))
-    campaign = Campaign.from_config(config)
+    campaign = Campaign.from_config(as_snakemake_reads_it(yaml.safe_load(SMALL_CONFIG)))
     keys, ids = [], []
     for r in range(4):
         batch = files.read_structures(results / f"round_{r:02d}" / "batch.extxyz")

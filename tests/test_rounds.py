@@ -1,12 +1,10 @@
 """The round jobs: the workflow's rules and an in-process campaign are one code path."""
 
-import copy
 
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
-from snakemake.utils import update_config
+from conftest import as_snakemake_reads_it, run_snakemake
 
 from strata import files, rounds
 from strata.campaign import Campaign
@@ -24,13 +22,6 @@ SMALL = {
     "model": {"n_estimators": 40, "ensemble_size": 2},
     "seed": 7,
 }
-
-
-def as_snakemake_reads_it(overrides):
-    """config/config.yaml updated with ``overrides``, as ``--configfile`` does."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    update_config(config, copy.deepcopy(overrides))
-    return config
 
 
 def in_process(overrides=SMALL):

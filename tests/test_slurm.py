@@ -7,7 +7,6 @@ slurm`` (on in CI, .ci/run); opted in, a SLURM that is not up fails the tests. T
 is the real workflow: a small 2-round EMT campaign.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -18,8 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import copy_workflow
+from conftest import copy_workflow, write_gpaw_campaign
 
 from strata.store import read_ledger
 
@@ -58,6 +56,7 @@ def slurm_cluster():
         pytest.fail("STRATA_SLURM=1 but no SLURM node is up (sinfo shows none idle/mix/alloc); "
                     "start one with `bash .ci/slurm up`")
 
+
 def campaign(workdir: Path) -> tuple[list[str], list[Path]]:
     """Copy the real workflow into ``workdir`` (a small 2-round EMT campaign); return its
     snakemake arguments and the reference files of its per-structure SLURM jobs."""
@@ -72,9 +71,10 @@ def campaign(workdir: Path) -> tuple[list[str], list[Path]]:
     return args, refs
 
 
-def snakemake_cmd(workdir: Path, args: list[str], *extra: str) -> list[str]:
+def snakemake_cmd(workdir: Path, args: list[str], *extra: str,
+                  timeout: int = RUN_TIMEOUT) -> list[str]:
     return [
-        "timeout", "-k", "10", str(RUN_TIMEOUT),
+        "timeout", "-k", "10", str(timeout),
         sys.executable, "-m", "snakemake", "--profile", str(PROFILE),
         "--directory", str(workdir), *args,
         "--slurm-no-account",  # no accounting database on the CI cluster
@@ -182,15 +182,11 @@ def test_gpaw_on_two_ranks_through_the_slurm_profile(tmp_path):
     ``launcher: srun`` through profiles/slurm: each reference is a SLURM job whose GPAW ran on
     2 MPI ranks, computed once."""
     from ase.db import connect
-    from test_workflow import GPAW_CAMPAIGN
 
     workdir = tmp_path / "gpaw"
     copy_workflow(workdir)
-    config = json.loads(json.dumps(GPAW_CAMPAIGN))
-    config["reference"]["resources"] = {"tasks": 2, "launcher": "srun"}
-    (workdir / "gpaw.yaml").write_text(yaml.safe_dump(config))
-    cmd = snakemake_cmd(workdir, ["--configfile", str(workdir / "gpaw.yaml")])
-    cmd[3] = "900"  # timeout: three GPAW single points
+    config = write_gpaw_campaign(workdir, tasks=2, launcher="srun")
+    cmd = snakemake_cmd(workdir, ["--configfile", str(config)], timeout=900)  # 3 GPAW points
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=930)
     assert proc.returncode == 0, proc.stderr[-5000:]
     with connect(workdir / "results" / "references.db") as db:

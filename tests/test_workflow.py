@@ -1,6 +1,5 @@
 """The campaign through the real snakemake CLI: rounds, extension, lint, formatting."""
 
-import json
 import re
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from ase.db import connect
-from conftest import REPO, SNAKEMAKE, copy_workflow, run_snakemake
+from conftest import REPO, SNAKEMAKE, copy_workflow, run_snakemake, write_gpaw_campaign
 
 from strata.store import read_ledger
 
@@ -150,15 +149,6 @@ def test_code_is_ruff_clean():
     assert done.returncode == 0, done.stdout[-3000:]
 
 
-GPAW_CAMPAIGN = {
-    "elements": ["Cu", "Ag"], "composition": [{"Cu": 11, "Ag": 2}],
-    "cluster": {"shape": "icosahedron", "size": 2, "lattice_constant": None},
-    "rounds": 2, "initial_size": 2, "batch_size": 1, "pool_size": 20,
-    "ground_truth_energy": None,
-    "reference": {"calculator": "gpaw", "gpaw": {"h": 0.25}},
-}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("tasks", [1, 2])
 def test_gpaw_campaign_under_snakemake(tmp_path, tasks):
@@ -168,9 +158,7 @@ def test_gpaw_campaign_under_snakemake(tmp_path, tasks):
     if tasks > 1 and shutil.which("mpirun") is None:
         pytest.skip("needs mpirun (openmpi-bin)")
     folder = copy_workflow(tmp_path / "gpaw")
-    config = json.loads(json.dumps(GPAW_CAMPAIGN))
-    config["reference"]["resources"] = {"tasks": tasks}
-    (folder / "gpaw.yaml").write_text(yaml.safe_dump(config))
+    write_gpaw_campaign(folder, tasks=tasks)
     done = run_snakemake(folder, "--configfile", "gpaw.yaml", timeout=1200)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     with connect(folder / "results" / "references.db") as db:
