@@ -35,11 +35,12 @@ def calculator_settings(reference_section):
     Returns
     -------
     dict
-        ``calculator``, its own section (``gpaw`` only for GPAW) and ``relax``. Compute
-        resources are left out: they change how fast, not what.
+        ``calculator``, its own section (``gpaw`` only for GPAW), ``relax`` and
+        ``prerelax``. Compute resources are left out: they change how fast, not what.
     """
     settings = {"calculator": reference_section["calculator"],
-                "relax": reference_section["relax"]}
+                "relax": reference_section["relax"],
+                "prerelax": reference_section["prerelax"]}
     if settings["calculator"] == "gpaw":
         settings["gpaw"] = reference_section["gpaw"]
     return settings

@@ -144,6 +144,14 @@ def _check_elements(config):
                 f"config key 'reference.calculator': emt has no parameters for {unsupported}; "
                 f"it knows {', '.join(EMT_ELEMENTS)} (use gpaw)"
             )
+    uncovered = sorted(set(config["elements"]) - set(EMT_ELEMENTS))
+    if config["reference"]["prerelax"]["calculator"] == "emt" and uncovered:
+        raise ConfigError(
+            f"config key 'reference.prerelax.calculator': emt has no parameters for "
+            f"{uncovered}; it knows {', '.join(EMT_ELEMENTS)} (use none)")
+    unknown = sorted(set(config["reference"]["gpaw"]["magmoms"]) - set(atomic_numbers))
+    if unknown:
+        raise ConfigError(f"config key 'reference.gpaw.magmoms': unknown element(s) {unknown}")
     if config["reference"]["calculator"] == "gpaw":  # setups, basis, xc as installed
         check_gpaw(config["reference"]["gpaw"], config["elements"], error=ConfigError)
 

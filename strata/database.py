@@ -15,12 +15,14 @@ from strata.atomic import replacing
 from strata.files import read_result
 
 KEYS = ("structure_id", "round", "template", "composition", "origin", "status", "wall_time",
-        "scf_iterations", "attempts", "mpi_ranks")
+        "scf_iterations", "attempts", "mpi_ranks", "prerelax_steps", "relax_steps",
+        "relax_resumed_from", "relax_converged")  # fmax, magmom(s): ase db's own columns
 
 
 def key_value_pairs(atoms):
     """The searchable key–value pairs of one result (``ase db … status=failed``)."""
-    pairs = {key: atoms.info[key] for key in KEYS if key in atoms.info}
+    pairs = {key: atoms.info[key].item() if hasattr(atoms.info[key], "item")
+             else atoms.info[key] for key in KEYS if key in atoms.info}
     pairs["round"] = int(pairs.get("round", 0))
     return pairs
 

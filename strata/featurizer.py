@@ -4,7 +4,11 @@
   (reference results): one :class:`strata.layers.Topology` per distinct geometry.
 * :class:`Featurizer`: orderings of the campaign's fixed templates. The search scores
   hundreds of thousands of orderings per round on a few templates: the neighbour graph and
-  layers of each template are built once, and only the occupations change.
+  layers of each template are built once, and only the occupations change. A campaign's
+  reference results, relaxed or not, are described by their lattice ordering (template and
+  element per site, :meth:`Featurizer.describe_results`): the surrogate is trained in the
+  space its pool is scored in, the on-lattice view of cluster expansions and the TOP method.
+  What the relaxation did is kept apart (:meth:`Featurizer.relaxation`), for the report.
 """
 
 import numpy as np
@@ -35,6 +39,52 @@ class Featurizer:
     def __call__(self, template, codes):
         """Feature matrix of orderings ``codes`` (2-D) of template index ``template``."""
         return describe_orderings(self.topologies[template], codes, self.settings)
+
+    def describe_results(self, results):
+        """Feature matrix of structures by their lattice ordering, whatever their geometry.
+
+        Parameters
+        ----------
+        results : list[ase.Atoms]
+            Structures of the campaign's templates, ``info["template"]`` naming each one's
+            template (relaxed or not: only the element on each site counts).
+
+        Returns
+        -------
+        ndarray, shape (len(results), len(names))
+            Row ``i`` equals ``self(template, codes)`` of structure ``i``: the row the same
+            ordering gets as a candidate of the pool.
+        """
+        out = np.empty((len(results), len(self.names)))
+        templates = np.array([int(atoms.info["template"]) for atoms in results], dtype=int)
+        for template in np.unique(templates):
+            members = np.flatnonzero(templates == template)
+            codes = np.stack([_codes(results[i], self.settings) for i in members])
+            out[members] = self(template, codes)
+        return out
+
+    def relaxation(self, results):
+        """What relaxation did to each structure, per region of its template.
+
+        Parameters
+        ----------
+        results : list[ase.Atoms]
+            As for :meth:`describe_results`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per structure: ``relaxation displacement <region> (Å)``, the mean
+            distance of the region's atoms from their ideal site (net translation removed),
+            and ``relaxation bond change <region> (%)``, the mean relative change of the
+            length of the template's bonds whose outer atom lies in the region (positive:
+            expanded). Zero for an unrelaxed structure.
+        """
+        rows = []
+        for atoms in results:
+            topology = self.topologies[int(atoms.info["template"])]
+            rows.append(_relaxation_row(topology, atoms.get_positions()))
+        return pd.DataFrame(rows)
 
     def shells(self, template):
         """Site shell per atom: surface site class (0–2), then 3 + sub-surface layer."""
@@ -90,3 +140,27 @@ def describe_many(
 def _codes(atoms, settings):
     """Ordering codes of a structure (indices into ``settings.elements``)."""
     return codes_from_symbols(atoms.get_chemical_symbols(), settings.elements)
+
+
+#: prefix of the relaxation columns of a labelled table (reported, never a feature)
+RELAXATION_PREFIX = "relaxation "
+
+
+def _relaxation_row(topology, positions):
+    """Per-region displacement and bond-length change of ``positions`` from ``topology``."""
+    ideal = topology.positions
+    shift = positions - ideal
+    shift -= shift.mean(axis=0)  # a GPAW box centres the particle: drop the translation
+    displacement = np.linalg.norm(shift, axis=1)
+    i, j = topology.bonds.T
+    length = np.linalg.norm(positions[i] - positions[j], axis=1)
+    change = 100.0 * (length / topology.bond_lengths - 1.0)
+    bond_region = topology.region[i]  # bonds run outer atom first
+    row = {}
+    for index, name in enumerate(topology.region_names):
+        atoms_in, bonds_in = topology.region == index, bond_region == index
+        row[f"{RELAXATION_PREFIX}displacement {name} (Å)"] = (
+            float(displacement[atoms_in].mean()) if atoms_in.any() else 0.0)
+        row[f"{RELAXATION_PREFIX}bond change {name} (%)"] = (
+            float(change[bonds_in].mean()) if bonds_in.any() else 0.0)
+    return row

@@ -25,7 +25,7 @@ from strata.atomic import replacing
 
 LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
                  "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
-                 "uncertainty"]
+                 "uncertainty", "relax_steps", "relax_converged", "fmax", "magmom"]
 STAGES = ("generate", "select")  # the stages that draw random numbers
 #: the rules of one round, in order (the reports' wall time per stage)
 ROUND_RULES = ("generate_candidates", "select_batch", "compute_reference",
@@ -115,6 +115,7 @@ def label_row(result, elements):
     ok = result.info["status"] == "ok"
     row = {c: result.info.get(c, np.nan) for c in LABEL_COLUMNS if c != "energy"}
     row["energy"] = result.get_potential_energy() if ok else np.nan
+    row["magmom"] = result.calc.results.get("magmom", np.nan) if ok else np.nan
     row["codes"] = codes_to_text(
         orderings.codes_from_symbols(result.get_chemical_symbols(), elements)
     )
@@ -151,22 +152,38 @@ def round_trip(value, write, read, suffix):
         return read(path)
 
 
-def labelled_table(results, elements, settings):
-    """Labels and descriptors of reference results (an empty table with every column for
-    none, e.g. a round after the stop rule)."""
-    from strata.descriptors import feature_names
-    from strata.featurizer import describe_many
+def labelled_table(results, featurizer):
+    """Labels, lattice descriptors and relaxation columns of reference results.
 
+    Parameters
+    ----------
+    results : list[ase.Atoms]
+        Reference results of the campaign's templates.
+    featurizer : strata.featurizer.Featurizer
+        The campaign's: every result is described by its lattice ordering
+        (:meth:`~strata.featurizer.Featurizer.describe_results`), as the pool is.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LABEL_COLUMNS`, ``codes``, the descriptor columns, then the
+        ``relaxation …`` columns; an empty table with the label and descriptor columns for
+        no results (e.g. a round after the stop rule).
+    """
     if not results:
-        return pd.DataFrame(columns=LABEL_COLUMNS + ["codes"] + feature_names(settings))
+        return pd.DataFrame(columns=LABEL_COLUMNS + ["codes"] + featurizer.names)
+    elements = featurizer.settings.elements
     labels = pd.DataFrame([label_row(result, elements) for result in results])
-    features = describe_many(results, settings).reset_index(drop=True)
-    return pd.concat([labels, features], axis=1)
+    features = pd.DataFrame(featurizer.describe_results(results), columns=featurizer.names)
+    return pd.concat([labels, features, featurizer.relaxation(results)], axis=1)
 
 
 def feature_columns(table):
-    """The descriptor columns of a labelled table (everything but labels and codes)."""
-    return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"]
+    """The descriptor columns of a labelled table (not labels, codes nor relaxation)."""
+    from strata.featurizer import RELAXATION_PREFIX
+
+    return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"
+            and not c.startswith(RELAXATION_PREFIX)]
 
 
 

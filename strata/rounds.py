@@ -110,8 +110,10 @@ def reference(campaign, atoms, store=None, txt=None, workdir=None, tasks=None):
 
 
 def describe(campaign, results):
-    """Labels and layer descriptors of a round's reference results (one row each)."""
-    return files.labelled_table(results, campaign.elements, campaign.settings.descriptors)
+    """Labels and descriptors of a round's reference results (one row each), described by
+    their lattice ordering like the pool's candidates, relaxed or not
+    (:func:`strata.files.labelled_table`)."""
+    return files.labelled_table(results, campaign.featurizer)
 
 
 def fit_model(campaign, labelled):

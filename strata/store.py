@@ -5,6 +5,9 @@ A store is a folder (``results/calculations``) of successful results named by
 runs at a time per key (an ``flock`` on ``.{key}.lock``), so a job left running by a killed
 Snakemake and its rerun do not both compute it.
 
+A relaxation writes its trajectory beside its result (``{key}.traj``, :func:`trajectory_path`)
+step by step; a relaxation killed by a wall-time limit resumes from it on the rerun.
+
 Every calculation actually run (not taken from the store) appends one line to the store's
 ledger ``ledger.tsv`` (``O_APPEND``, one ``write`` per line: safe across parallel jobs), so a
 campaign can count its real reference calculations.
@@ -53,6 +56,17 @@ def calculation_key(atoms, settings):
     digest.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def trajectory_path(store, atoms, settings):
+    """The relaxation trajectory of a calculation, written as the relaxation goes and kept
+    with its result, so that a killed relaxation resumes from it.
+
+    Keyed by the calculation without its step budget (``relax.steps``, ``relax.unconverged``):
+    a relaxation that ran out of steps resumes when they are raised.
+    """
+    relax = {k: v for k, v in settings["relax"].items() if k not in ("steps", "unconverged")}
+    return Path(store) / f"{calculation_key(atoms, dict(settings, relax=relax))}.traj"
 
 
 def _append_ledger(store, key, result):
@@ -155,7 +169,8 @@ def compute_cached(atoms, settings, store, txt=None):
             result = read_result(stored)
             result.info.update(atoms.info)
             return result, False
-        result = compute(atoms, settings, txt=txt)
+        result = compute(atoms, settings, txt=txt,
+                         trajectory=trajectory_path(store, atoms, settings))
         if result.info["status"] == "ok":
             write_result(result, stored)
         _append_ledger(store, key, result)

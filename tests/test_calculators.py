@@ -20,8 +20,8 @@ SMALL = {"elements": ["Pt", "Au"], "composition": {"Pt": 7, "Au": 6}, "cluster":
 
 
 def test_calculator_settings_leave_resources_out():
-    section = {"calculator": "emt", "relax": EMT["relax"], "gpaw": GPAW["gpaw"],
-               "resources": {"tasks": 4}}
+    section = {"calculator": "emt", "relax": EMT["relax"], "prerelax": EMT["prerelax"],
+               "gpaw": GPAW["gpaw"], "resources": {"tasks": 4}}
     assert calculators.calculator_settings(section) == EMT
     gpaw = calculators.calculator_settings(dict(section, calculator="gpaw"))
     assert gpaw["gpaw"] == GPAW["gpaw"] and "resources" not in gpaw
@@ -29,8 +29,8 @@ def test_calculator_settings_leave_resources_out():
 
 def test_calculator_settings_of_a_validated_config_hold_no_fault():
     """Fault injection is not a setting: a complete config gives only what decides a result."""
-    for calculator, keys in (("emt", {"calculator", "relax"}),
-                             ("gpaw", {"calculator", "relax", "gpaw"})):
+    for calculator, keys in (("emt", {"calculator", "relax", "prerelax"}),
+                             ("gpaw", {"calculator", "relax", "prerelax", "gpaw"})):
         config = validate(copy.deepcopy({**SMALL, "reference": {"calculator": calculator}}))
         assert set(calculators.calculator_settings(config["reference"])) == keys
 

@@ -9,7 +9,9 @@ from strata import files, orderings
 from strata.reference import compute
 
 ELEMENTS = ["Pt", "Au"]
-EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 10}}
+EMT = {"calculator": "emt", "relax": {"enabled": False, "fmax": 0.05, "steps": 10,
+                                      "unconverged": "use"},
+       "prerelax": {"calculator": "none", "fmax": 0.05, "steps": 10}}
 
 
 def candidates(template, n=4, seed=0):

@@ -1,16 +1,22 @@
 """One reference calculation: results, failures recorded and retried, the command line."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT as AseEMT
+from ase.cluster import Octahedron
+from ase.db import connect
 from ase.io import read, write
 from conftest import EMT, GPAW, cluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strata import reference, store
+from strata import database, reference, store
 from strata.files import one_line, read_result, write_result
 
 
@@ -45,11 +51,13 @@ def test_any_reason_round_trips_on_one_line(tmp_path_factory, text):
 
 
 def test_relaxation_moves_the_atoms_and_counts_steps():
-    relax = dict(EMT, relax={"enabled": True, "fmax": 0.05, "steps": 200})
+    relax = dict(EMT, relax=dict(EMT["relax"], enabled=True))
     start = cluster(lattice_constant=4.2)
     result = reference.compute(start, relax)
     assert result.info["status"] == "ok" and result.info["relax_steps"] > 0
-    assert np.abs(result.get_forces()).max() < 0.05
+    assert result.info["relax_converged"] and result.info["relax_resumed_from"] == 0
+    assert result.info["fmax"] == pytest.approx(reference._max_force(result.get_forces()),
+                                                abs=1e-6) and result.info["fmax"] < 0.05
     assert np.abs(result.positions - start.positions).max() > 1e-3
 
 
@@ -125,8 +133,8 @@ def test_emt_failure_is_not_retried(monkeypatch):
 
 
 def test_non_finite_energy_is_a_failure(monkeypatch):
-    monkeypatch.setattr(reference, "_run",
-                        lambda atoms, *_: (float("nan"), np.zeros((len(atoms), 3)), 0, 0))
+    monkeypatch.setattr(reference, "_run", lambda atoms, *_: (
+        {"energy": float("nan"), "forces": np.zeros((len(atoms), 3))}, {}))
     result = reference.compute(cluster(), EMT)
     assert result.info["status"] == "failed" and "non-finite" in result.info["reason"]
 
@@ -171,3 +179,133 @@ def test_gpaw_scf_that_does_not_converge_is_retried_then_failed(tmp_path):
     assert txt.exists() and (tmp_path / "gpaw.attempt2.txt").exists()
     assert not list((tmp_path / "store").glob("*.extxyz"))
     assert store.read_ledger(tmp_path / "store")[0]["status"] == "failed"
+
+
+# ------------------------------------------------------------------- relaxations that resume
+
+RELAX = dict(EMT, relax=dict(EMT["relax"], enabled=True, fmax=0.01))
+
+
+def mismatched():
+    """Cu8Ag5 on a Cu icosahedron: the size mismatch makes a relaxation of ~20 BFGS steps."""
+    atoms = cluster("Cu")
+    atoms.symbols[[0, 3, 5, 7, 9]] = "Ag"
+    return atoms
+
+
+def reference_job(tmp_path, atoms, settings_, env=None):
+    """The reference job's command line (through the store), as the workflow runs it."""
+    write(tmp_path / "in.extxyz", atoms, format="extxyz")
+    (tmp_path / "settings.json").write_text(json.dumps(settings_))
+    command = [sys.executable, "-m", "strata.reference", str(tmp_path / "in.extxyz"),
+               str(tmp_path / "out.extxyz"), str(tmp_path / "settings.json"),
+               "--store", str(tmp_path / "store")]
+    return subprocess.run(command, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+@pytest.mark.parametrize("damaged_tail", [False, True], ids=["whole", "damaged-tail"])
+def test_killed_relaxation_resumes_from_its_trajectory(tmp_path, damaged_tail):
+    """SIGKILL at step 6 (a wall-time limit); the rerun goes on from the last whole frame of
+    the trajectory, with the Hessian replayed: the same path as an uninterrupted run."""
+    atoms = mismatched()
+    uninterrupted = reference.compute(atoms, RELAX)
+    killed = reference_job(tmp_path, atoms, RELAX, {reference.KILL_ENV: "6"})
+    assert killed.returncode == -signal.SIGKILL
+    assert not (tmp_path / "out.extxyz").exists() and not store.read_ledger(tmp_path / "store")
+    trajectory = store.trajectory_path(tmp_path / "store", atoms, RELAX)
+    assert len(read(trajectory, index=":")) == 7  # the start and 6 steps, each as it was done
+    resumed_from = 6
+    if damaged_tail:  # killed while writing a frame: the cut frame is dropped
+        os.truncate(trajectory, trajectory.stat().st_size - 200)
+        resumed_from = 5
+    rerun = reference_job(tmp_path, atoms, RELAX)
+    assert rerun.returncode == 0, rerun.stderr
+    result = read_result(tmp_path / "out.extxyz")
+    assert result.info["relax_resumed_from"] == resumed_from
+    assert result.info["relax_steps"] == uninterrupted.info["relax_steps"] > resumed_from
+    assert result.info["relax_converged"] and result.info["fmax"] < 0.01
+    assert result.get_potential_energy() == pytest.approx(
+        uninterrupted.get_potential_energy(), abs=1e-8)
+    assert np.abs(result.positions - uninterrupted.positions).max() < 1e-6
+    assert len(read(trajectory, index=":")) == result.info["relax_steps"] + 1
+
+
+def test_unconverged_relaxation_is_recorded_as_such(tmp_path):
+    """Out of steps above fmax: ``use`` labels it with relax_converged false; ``fail`` makes
+    it a failed calculation, which resumes from its trajectory once the steps are raised."""
+    few = dict(RELAX, relax=dict(RELAX["relax"], steps=3))
+    used = reference.compute(mismatched(), few)
+    assert used.info["status"] == "ok" and used.info["relax_steps"] == 3
+    assert used.info["relax_converged"] is False and used.info["fmax"] > 0.01
+    strict = dict(few, relax=dict(few["relax"], unconverged="fail"))
+    failed, _ = store.compute_cached(mismatched(), strict, tmp_path)
+    assert failed.info["status"] == "failed" and failed.info["attempts"] == 1
+    assert "relaxation not converged in 3 steps" in failed.info["reason"]
+    assert not list(tmp_path.glob("*.extxyz"))  # a failure is not stored
+    more = dict(strict, relax=dict(strict["relax"], steps=200))
+    done, computed = store.compute_cached(mismatched(), more, tmp_path)
+    assert computed and done.info["status"] == "ok" and done.info["relax_converged"]
+    assert done.info["relax_resumed_from"] == 3
+
+
+def test_emt_prerelaxation_leaves_the_reference_relaxation_little_to_do():
+    prerelaxed = reference.compute(mismatched(), dict(RELAX, prerelax=dict(
+        RELAX["prerelax"], calculator="emt", fmax=0.01)))
+    plain = reference.compute(mismatched(), RELAX)
+    assert prerelaxed.info["prerelax_steps"] > 10 and plain.info["prerelax_steps"] == 0
+    assert prerelaxed.info["relax_steps"] <= 1 < plain.info["relax_steps"]
+    assert prerelaxed.get_potential_energy() == pytest.approx(plain.get_potential_energy(),
+                                                             abs=1e-3)
+
+
+def test_emt_prerelaxation_before_a_single_point_moves_the_atoms():
+    result = reference.compute(mismatched(), dict(EMT, prerelax=dict(EMT["prerelax"],
+                                                                    calculator="emt")))
+    assert result.info["prerelax_steps"] > 0 and result.info["fmax"] < 0.05
+    assert "relax_steps" not in result.info  # no reference relaxation was asked for
+    assert result.get_potential_energy() < reference.compute(mismatched(), EMT
+                                                             ).get_potential_energy()
+
+
+@pytest.mark.slow
+def test_gpaw_relaxation_is_killed_and_resumes(tmp_path):
+    """A real GPAW relaxation of Cu4Ag2, killed after step 2 and resumed by the rerun."""
+    atoms = Octahedron("Cu", 2)
+    atoms.symbols[:2] = "Ag"
+    atoms.info.update(structure_id="r00-000", template=0)
+    settings_ = dict(GPAW, relax=dict(GPAW["relax"], enabled=True, fmax=0.1, steps=30))
+    killed = reference_job(tmp_path, atoms, settings_, {reference.KILL_ENV: "2"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    rerun = reference_job(tmp_path, atoms, settings_)
+    assert rerun.returncode == 0, rerun.stderr
+    result = read_result(tmp_path / "out.extxyz")
+    assert result.info["relax_resumed_from"] == 2 and result.info["relax_converged"]
+    assert result.info["relax_steps"] > 2 and result.info["fmax"] < 0.1
+    frames = read(store.trajectory_path(tmp_path / "store", atoms, settings_), index=":")
+    assert len(frames) == result.info["relax_steps"] + 1
+    assert frames[-1].get_potential_energy() == pytest.approx(result.get_potential_energy())
+
+
+@pytest.mark.slow
+def test_gpaw_spin_polarised_moments_reach_the_result_and_the_database(tmp_path):
+    """Ni4Cu2 with spinpol: Ni starts at the default 1 μB, Cu at 0; the final moments are in
+    the result file and in ``references.db``."""
+    atoms = Octahedron("Ni", 2)
+    atoms.symbols[:2] = "Cu"
+    atoms.info.update(structure_id="r00-000", template=0)
+    settings_ = dict(GPAW, gpaw=dict(GPAW["gpaw"], spinpol=True))
+    assert settings_["gpaw"]["magmoms"] == {"Fe": 3.0, "Co": 2.0, "Ni": 1.0}
+    write_result(reference.compute(atoms, settings_), tmp_path / "r.extxyz")
+    result = read_result(tmp_path / "r.extxyz")
+    moments = result.get_magnetic_moments()
+    assert result.info["status"] == "ok" and moments[2:].min() > 0.5  # Ni stays magnetic
+    assert np.abs(moments[:2]).max() < moments[2:].min()
+    assert result.get_magnetic_moment() > moments.sum() > 4.0  # + the interstitial moment
+    database.gather([tmp_path / "r.extxyz"], tmp_path / "references.db")
+    row = connect(tmp_path / "references.db").get(1)
+    assert row.magmom == pytest.approx(result.get_magnetic_moment())
+    assert np.allclose(row.magmoms, moments)
+    # without spinpol no moments are claimed
+    plain = reference.compute(atoms, GPAW)
+    assert "magmoms" not in plain.calc.results

@@ -100,3 +100,28 @@ def test_default_campaign_finds_its_known_ground_state(seed):
             break
     assert best <= truth + 1e-3, f"seed {seed}: best {best:.4f} eV after {calls} calls"
     assert calls <= KNOWN_ANSWER_CALLS
+
+
+def test_relaxed_structures_are_trained_in_the_space_the_pool_is_scored_in():
+    """A relaxed EMT campaign of Cu/Ag (12 % size mismatch): each labelled structure's
+    training row is the row its ordering gets in the pool (template + codes), not that of
+    its relaxed geometry; what relaxation did is kept in the relaxation columns."""
+    config = {**SMALL, "elements": ["Cu", "Ag"], "composition": [{"Cu": 28, "Ag": 27}],
+              "cluster": {"shape": "icosahedron", "size": 3, "lattice_constant": None},
+              "rounds": 2, "reference": {"relax": {"enabled": True, "fmax": 0.05}}}
+    campaign = Campaign.from_config(as_snakemake_reads_it(config))
+    history = list(rounds.run(campaign))
+    labelled = history[-1].labelled
+    assert len(labelled) == 9 and (labelled["relax_steps"] > 5).all()
+    training = labelled[files.feature_columns(labelled)].to_numpy()
+    for row, codes, template in zip(training, labelled["codes"], labelled["template"],
+                                    strict=True):
+        assert np.array_equal(row, campaign.featurizer(int(template), codes[None])[0])
+    # the relaxed geometries themselves would have given other rows
+    from strata.featurizer import describe_many
+
+    relaxed = describe_many(history[0].results, campaign.settings.descriptors).to_numpy()
+    assert not np.allclose(relaxed, training[:len(relaxed)])
+    moved = labelled.filter(like="relaxation displacement surface").to_numpy()
+    assert (moved > 0.01).all()
+    assert not any(c.startswith("relaxation") for c in files.feature_columns(labelled))

@@ -139,9 +139,9 @@ def _slow_same_job(args):
 
     real = store.compute
 
-    def slow(atoms, settings, txt=None):
+    def slow(atoms, settings, txt=None, trajectory=None):
         time.sleep(1.0)
-        return real(atoms, settings, txt=txt)
+        return real(atoms, settings, txt=txt, trajectory=trajectory)
 
     store.compute = slow
     barrier.wait(timeout=60)
