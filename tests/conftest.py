@@ -44,10 +44,14 @@ def as_snakemake_reads_it(overrides):
     return config
 
 
-def write_gpaw_campaign(folder, **resources):
-    """Write :data:`GPAW_CAMPAIGN` with ``reference.resources`` to ``folder/gpaw.yaml``."""
+def write_gpaw_campaign(folder, relax=None, prerelax=None, **resources):
+    """Write :data:`GPAW_CAMPAIGN` with ``reference.resources`` (and ``relax``,
+    ``prerelax`` sections when given) to ``folder/gpaw.yaml``."""
     config = copy.deepcopy(GPAW_CAMPAIGN)
     config["reference"]["resources"] = resources
+    for key, section in (("relax", relax), ("prerelax", prerelax)):
+        if section:
+            config["reference"][key] = section
     path = folder / "gpaw.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -62,5 +62,6 @@ def test_campaign_settings_of_the_default_campaign():
     assert settings.model.prior_features == raw["model"]["prior_features"]
     assert settings.search.passes == raw["search"]["passes"]
     assert settings.reference_dict() == {"calculator": "emt",
-                                         "relax": raw["reference"]["relax"]}
+                                         "relax": raw["reference"]["relax"],
+                                         "prerelax": raw["reference"]["prerelax"]}
     json.dumps(settings.reference_dict())  # what the calculation store is keyed by

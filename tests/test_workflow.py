@@ -13,6 +13,7 @@ import yaml
 from ase.db import connect
 from conftest import REPO, SNAKEMAKE, copy_workflow, run_snakemake, write_gpaw_campaign
 
+from strata.files import read_labelled
 from strata.store import read_ledger
 
 SMALL = ["initial_size=6", "batch_size=3", "pool_size=100"]
@@ -150,16 +151,19 @@ def test_code_is_ruff_clean():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tasks", [1, 2])
-def test_gpaw_campaign_under_snakemake(tmp_path, tasks):
-    """A 2-round GPAW LCAO campaign of Cu11Ag2 (13 atoms) under snakemake, serial and with
+@pytest.mark.parametrize("tasks, relaxed", [(1, True), (2, False)],
+                         ids=["serial-relaxed", "2-ranks"])
+def test_gpaw_campaign_under_snakemake(tmp_path, tasks, relaxed):
+    """A 2-round GPAW LCAO campaign of Cu11Ag2 (13 atoms) under snakemake: serial with EMT
+    pre-relaxation and GPAW relaxations, and single points with
     ``reference.resources.tasks: 2`` (the rule launches mpirun and the store runs under MPI):
-    three real single points, each computed once on the ranks asked for, and a report."""
+    three real calculations, each computed once on the ranks asked for, and a report."""
     if tasks > 1 and shutil.which("mpirun") is None:
         pytest.skip("needs mpirun (openmpi-bin)")
     folder = copy_workflow(tmp_path / "gpaw")
-    write_gpaw_campaign(folder, tasks=tasks)
-    done = run_snakemake(folder, "--configfile", "gpaw.yaml", timeout=1200)
+    relax = {"relax": {"enabled": True, "fmax": 0.1}, "prerelax": {"calculator": "emt"}}
+    write_gpaw_campaign(folder, tasks=tasks, **(relax if relaxed else {}))
+    done = run_snakemake(folder, "--configfile", "gpaw.yaml", timeout=1800)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     with connect(folder / "results" / "references.db") as db:
         rows = list(db.select())
@@ -170,3 +174,9 @@ def test_gpaw_campaign_under_snakemake(tmp_path, tasks):
     ledger = read_ledger(folder / "results" / "calculations")  # rank 0 alone appends
     assert sorted(row["status"] for row in ledger) == ["ok"] * 3
     assert (folder / "results" / "round_01" / "report.html").exists()
+    if relaxed:  # relaxed in DFT after EMT, trained on the lattice rows, trajectories kept
+        assert all(row.prerelax_steps > 0 and row.relax_converged and row.fmax < 0.1
+                   for row in rows)
+        assert len(list((folder / "results" / "calculations").glob("*.traj"))) == 3
+        table = read_labelled(sorted((folder / "results").glob("round_*/descriptors.csv")))
+        assert (table["relaxation displacement surface (Å)"] > 0.01).all()
