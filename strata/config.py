@@ -137,18 +137,14 @@ def _check_elements(config):
         if symbol not in atomic_numbers or symbol == chemical_symbols[0]:
             raise ConfigError(f"config key 'elements': unknown element {symbol!r}"
                               f"{schemaerrors.case_hint([symbol])}")
-    if config["reference"]["calculator"] == "emt":
-        unsupported = sorted(set(config["elements"]) - set(EMT_ELEMENTS))
-        if unsupported:
-            raise ConfigError(
-                f"config key 'reference.calculator': emt has no parameters for {unsupported}; "
-                f"it knows {', '.join(EMT_ELEMENTS)} (use gpaw)"
-            )
     uncovered = sorted(set(config["elements"]) - set(EMT_ELEMENTS))
-    if config["reference"]["prerelax"]["calculator"] == "emt" and uncovered:
-        raise ConfigError(
-            f"config key 'reference.prerelax.calculator': emt has no parameters for "
-            f"{uncovered}; it knows {', '.join(EMT_ELEMENTS)} (use none)")
+    for key, value, other in (("calculator", config["reference"]["calculator"], "gpaw"),
+                              ("prerelax.calculator", config["reference"]["prerelax"]["calculator"],
+                               "none")):
+        if value == "emt" and uncovered:
+            raise ConfigError(
+                f"config key 'reference.{key}': emt has no parameters for {uncovered}; "
+                f"it knows {', '.join(EMT_ELEMENTS)} (use {other})")
     unknown = sorted(set(config["reference"]["gpaw"]["magmoms"]) - set(atomic_numbers))
     if unknown:
         raise ConfigError(f"config key 'reference.gpaw.magmoms': unknown element(s) {unknown}")

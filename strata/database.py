@@ -21,8 +21,7 @@ KEYS = ("structure_id", "round", "template", "composition", "origin", "status", 
 
 def key_value_pairs(atoms):
     """The searchable key–value pairs of one result (``ase db … status=failed``)."""
-    pairs = {key: atoms.info[key].item() if hasattr(atoms.info[key], "item")
-             else atoms.info[key] for key in KEYS if key in atoms.info}
+    pairs = {key: atoms.info[key] for key in KEYS if key in atoms.info}
     pairs["round"] = int(pairs.get("round", 0))
     return pairs
 

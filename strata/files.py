@@ -113,7 +113,7 @@ def read_structures(path):
 def label_row(result, elements):
     """One row of a labelled table from a reference result."""
     ok = result.info["status"] == "ok"
-    row = {c: result.info.get(c, np.nan) for c in LABEL_COLUMNS if c != "energy"}
+    row = {c: result.info.get(c, np.nan) for c in LABEL_COLUMNS if c not in ("energy", "magmom")}
     row["energy"] = result.get_potential_energy() if ok else np.nan
     row["magmom"] = result.calc.results.get("magmom", np.nan) if ok else np.nan
     row["codes"] = codes_to_text(

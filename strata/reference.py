@@ -142,20 +142,19 @@ def _kill_at_step(optimizer):
                                                                        signal.SIGKILL))
 
 
-def _relax(atoms, relax, trajectory):
+def _relax(atoms, relax, trajectory, frames):
     """BFGS relaxation to ``relax["fmax"]`` in at most ``relax["steps"]`` steps in all.
 
     Every step is written to ``trajectory`` as it is taken (when given). A relaxation killed
-    part-way resumes from its last whole frame on the next run, with the optimiser's Hessian
-    rebuilt from the frames (``BFGS.replay_trajectory``): the same path as an uninterrupted
-    run, and the steps of both runs count against ``steps``.
+    part-way resumes from its last whole frame (``frames``, :func:`_frames_so_far`), with the
+    optimiser's Hessian rebuilt from the frames (``BFGS.replay_trajectory``): the same path as
+    an uninterrupted run, and the steps of both runs count against ``steps``.
 
     Returns
     -------
     tuple[int, int]
         Steps done in all, and of those the steps an earlier run had done.
     """
-    frames = _frames_so_far(trajectory)
     if frames:
         atoms.positions = frames[-1].positions
     optimizer = BFGS(atoms, logfile=None, trajectory=trajectory, append_trajectory=True)
@@ -174,11 +173,12 @@ def _run(atoms, settings, txt, safer, trajectory):
     if fault:
         raise InjectedFault(fault)
     relax = settings["relax"]
-    resuming = relax["enabled"] and bool(_frames_so_far(trajectory))
-    done = {"prerelax_steps": 0 if resuming else _prerelax(atoms, settings["prerelax"])}
+    frames = _frames_so_far(trajectory) if relax["enabled"] else []
+    done = {"prerelax_steps": 0 if frames else _prerelax(atoms, settings["prerelax"])}
     atoms.calc = make_calculator(settings, txt=txt, safer=safer)
     if relax["enabled"]:
-        done["relax_steps"], done["relax_resumed_from"] = _relax(atoms, relax, trajectory)
+        done["relax_steps"], done["relax_resumed_from"] = _relax(atoms, relax, trajectory,
+                                                                 frames)
     energy = atoms.get_potential_energy()
     forces = atoms.get_forces()
     done["fmax"] = round(_max_force(forces), 6)
