@@ -5,6 +5,12 @@ notice changed chemical symbols on an Atoms it has seen, so every structure gets
 calculator. Its energies differ from ASE's EMT (the workflow's ``reference.calculator: emt``)
 by about 1 meV per particle, so every figure of the suite is measured on this oracle alone:
 ground truths (:mod:`ground_truths`), campaigns and baselines (:mod:`suite`).
+
+With ``--relaxed`` (:data:`RELAXED`, the campaign's ``reference.relax``) every energy is the
+workflow's own reference job (:func:`strata.reference.compute`: BFGS to ``relax.fmax``) with
+asap3's EMT put in as its calculator: the relaxed energy of the ordering, from its ideal
+lattice. Relaxed energies are cached per ordering (annealing revisits them); calls are
+counted all the same.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import yaml
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from strata import reference
 from strata.campaign import Campaign
 from strata.orderings import codes_from_symbols
 
 HERE = Path(__file__).resolve().parent
 SYSTEMS = HERE / "systems.yaml"
 VACUUM = 8.0  # Å of box around the particle (asap3 needs a cell; no periodicity)
+RELAXED = ("reference.relax.enabled=true",)  # the campaign keys of a relaxed suite (--relaxed)
 
 
 def systems(names=None) -> list[dict]:
@@ -65,10 +73,25 @@ def apply_overrides(config, assignments):
     return config
 
 
-def template_of(system: dict):
-    """The particle's template, its element list and its composition counts."""
-    campaign = Campaign.from_config(campaign_config(system))
-    return campaign.templates[0], list(campaign.elements), campaign.compositions[0]
+def template_of(system: dict, overrides=()):
+    """The particle's template, its element list, its composition counts and its oracle
+    (relaxed when ``overrides`` relax, e.g. :data:`RELAXED`)."""
+    campaign = Campaign.from_config(apply_overrides(campaign_config(system), overrides))
+    return (campaign.templates[0], list(campaign.elements), campaign.compositions[0],
+            oracle_of(campaign))
+
+
+def oracle_of(campaign):
+    """The oracle of a campaign's first template, relaxed when the campaign relaxes."""
+    return Oracle(campaign.templates[0], campaign.elements,
+                  campaign.settings.reference_dict())
+
+
+def asap3_emt(settings, txt=None, safer=False):
+    """asap3's EMT as the reference job's calculator (``reference.compute(calculator=)``)."""
+    from asap3 import EMT
+
+    return EMT()
 
 
 class Oracle:
@@ -78,22 +101,44 @@ class Oracle:
     ----------
     template : ase.Atoms
     elements : list[str]
+    settings : dict or None
+        The campaign's reference settings (``CampaignSettings.reference_dict()``); when they
+        relax, every energy is a relaxed one.
     """
 
-    def __init__(self, template, elements):
+    def __init__(self, template, elements, settings=None):
         self.positions = template.positions - template.positions.mean(axis=0)
         self.elements = list(elements)
         extent = np.ptp(self.positions, axis=0) + 2 * VACUUM
         self.cell = np.diag(extent)
         self.positions = self.positions + extent / 2
         self.energies = []
+        self.settings = settings
+        self.relaxed = bool(settings and settings["relax"]["enabled"])
+        self._relaxed = {}  # ordering bytes -> the reference job's relaxed result
+
+    def _atoms(self, codes):
+        return Atoms(np.array(self.elements)[np.asarray(codes)], positions=self.positions,
+                     cell=self.cell, pbc=False)
+
+    def relaxed_result(self, codes):
+        """The reference job's result of an ordering (relaxed from its ideal lattice), asap3's
+        EMT its calculator; cached."""
+        key = np.asarray(codes, dtype=np.int64).tobytes()
+        if key not in self._relaxed:
+            result = reference.compute(self._atoms(codes), self.settings, calculator=asap3_emt)
+            if result.info["status"] != "ok":
+                raise RuntimeError(f"oracle relaxation failed: {result.info['reason']}")
+            self._relaxed[key] = result
+        return self._relaxed[key]
 
     def energy(self, codes) -> float:
         """Energy of one ordering (not counted: ground truths, diagnosis)."""
+        if self.relaxed:
+            return float(self.relaxed_result(codes).get_potential_energy())
         from asap3 import EMT
 
-        atoms = Atoms(np.array(self.elements)[np.asarray(codes)], positions=self.positions,
-                      cell=self.cell, pbc=False)
+        atoms = self._atoms(codes)
         atoms.calc = EMT()
         return float(atoms.get_potential_energy())
 
@@ -106,7 +151,18 @@ class Oracle:
     def compute(self, atoms):
         """A campaign's reference result of a structure, counted (``rounds.run(compute=)``)."""
         start = time.perf_counter()
-        energy = self(codes_from_symbols(atoms.get_chemical_symbols(), self.elements))
+        codes = codes_from_symbols(atoms.get_chemical_symbols(), self.elements)
+        energy = self(codes)
+        if self.relaxed:  # the relaxed geometry and what the relaxation did, as users get them
+            relaxed = self.relaxed_result(codes)
+            result = atoms.copy()
+            result.positions = relaxed.positions - relaxed.positions.mean(axis=0) \
+                + atoms.positions.mean(axis=0)
+            result.calc = SinglePointCalculator(result, energy=energy,
+                                                forces=relaxed.get_forces())
+            result.info.update({k: v for k, v in relaxed.info.items() if k not in atoms.info},
+                               calculator="asap3-emt")
+            return result
         result = atoms.copy()
         result.calc = SinglePointCalculator(result, energy=energy)
         result.info.update(status="ok", reason="", calculator="asap3-emt",

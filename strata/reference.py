@@ -166,7 +166,7 @@ def _relax(atoms, relax, trajectory, frames):
     return before + int(optimizer.nsteps), before
 
 
-def _run(atoms, settings, txt, safer, trajectory):
+def _run(atoms, settings, txt, safer, trajectory, calculator):
     """Energy, forces and what the calculation did, with a fresh calculator; relaxes when
     asked (after the pre-relaxation tier, unless resuming)."""
     fault = _injected_fault(atoms)
@@ -175,7 +175,7 @@ def _run(atoms, settings, txt, safer, trajectory):
     relax = settings["relax"]
     frames = _frames_so_far(trajectory) if relax["enabled"] else []
     done = {"prerelax_steps": 0 if frames else _prerelax(atoms, settings["prerelax"])}
-    atoms.calc = make_calculator(settings, txt=txt, safer=safer)
+    atoms.calc = calculator(settings, txt=txt, safer=safer)
     if relax["enabled"]:
         done["relax_steps"], done["relax_resumed_from"] = _relax(atoms, relax, trajectory,
                                                                  frames)
@@ -197,7 +197,7 @@ def _run(atoms, settings, txt, safer, trajectory):
     return results, done
 
 
-def compute(atoms, settings, txt=None, trajectory=None):
+def compute(atoms, settings, txt=None, trajectory=None, calculator=make_calculator):
     """Reference energy of one structure; never raises for a failed calculation.
 
     Parameters
@@ -211,6 +211,9 @@ def compute(atoms, settings, txt=None, trajectory=None):
     trajectory : path-like or None
         Relaxation trajectory, written as the relaxation goes; one left by a killed run is
         resumed (:func:`_relax`).
+    calculator : callable
+        ``calculator(settings, txt=, safer=)`` → a fresh calculator for one attempt
+        (:func:`strata.calculators.make_calculator`; the benchmarks put asap3's EMT in).
 
     Returns
     -------
@@ -229,7 +232,8 @@ def compute(atoms, settings, txt=None, trajectory=None):
     for attempt, safer in enumerate(tries, start=1):
         result = _prepare(atoms, settings)
         try:
-            values, done = _run(result, settings, _attempt_txt(txt, attempt), safer, trajectory)
+            values, done = _run(result, settings, _attempt_txt(txt, attempt), safer, trajectory,
+                                calculator)
             if not np.isfinite(values["energy"]) or not np.isfinite(values["forces"]).all():
                 raise FloatingPointError(f"non-finite energy {values['energy']} or forces")
         except Exception as error:  # a calculator may raise anything; record it

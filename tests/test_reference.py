@@ -94,7 +94,7 @@ def test_no_fault_without_the_environment_variable(monkeypatch):
 
 
 class Flaky:
-    """Stands in for make_calculator: the first calculator raises, the second works."""
+    """Stands in for make_calculator (``calculator=``): the first ones raise, then it works."""
 
     def __init__(self, fail_times):
         self.calls, self.fail_times = [], fail_times
@@ -108,27 +108,24 @@ class Flaky:
         return EMTCalculator()
 
 
-def test_gpaw_failure_is_retried_with_safer_settings(monkeypatch):
+def test_gpaw_failure_is_retried_with_safer_settings():
     flaky = Flaky(fail_times=1)
-    monkeypatch.setattr(reference, "make_calculator", flaky)
-    result = reference.compute(cluster(), GPAW)
+    result = reference.compute(cluster(), GPAW, calculator=flaky)
     assert flaky.calls == [False, True]
     assert result.info["status"] == "ok" and result.info["attempts"] == 2
     assert result.info["reason"].startswith("recovered after attempt 1: RuntimeError")
 
 
-def test_gpaw_failure_twice_is_recorded(monkeypatch):
-    monkeypatch.setattr(reference, "make_calculator", Flaky(fail_times=5))
-    result = reference.compute(cluster(), GPAW)
+def test_gpaw_failure_twice_is_recorded():
+    result = reference.compute(cluster(), GPAW, calculator=Flaky(fail_times=5))
     assert result.info["status"] == "failed" and result.info["attempts"] == 2
     assert result.info["reason"] == (
         "attempt 1: RuntimeError SCF exploded | attempt 2: RuntimeError SCF exploded")
 
 
-def test_emt_failure_is_not_retried(monkeypatch):
+def test_emt_failure_is_not_retried():
     flaky = Flaky(fail_times=5)
-    monkeypatch.setattr(reference, "make_calculator", flaky)
-    assert reference.compute(cluster(), EMT).info["status"] == "failed"
+    assert reference.compute(cluster(), EMT, calculator=flaky).info["status"] == "failed"
     assert flaky.calls == [False]
 
 
