@@ -36,15 +36,14 @@ import baselines
 import numpy as np
 import pandas as pd
 import yaml
-from oracle import HERE, Oracle, apply_overrides, campaign_config, systems, template_of
+from ground_truths import truths_file
+from oracle import HERE, RELAXED, apply_overrides, campaign_config, oracle_of, systems, template_of
 
 from strata import rounds
 from strata.campaign import Campaign
 from strata.files import codes_from_text
 
 BASE_CONFIG = yaml.safe_load((HERE.parent / "config" / "config.yaml").read_text())
-TRUTHS = HERE / "ground_truths.json"
-TOLERANCE = 1e-4  # eV: an energy this close to the ground truth has reached it
 CHECKPOINTS = (25, 50, 100, 150)
 SLOW = 30  # calls: campaigns slower than this are diagnosed
 
@@ -81,8 +80,8 @@ def strata_run(args):
     """One campaign (a worker task): energy trace, seconds per round, diagnosis per round."""
     system, seed, init, budget, overrides, truth = args
     campaign = Campaign.from_config(user_config(system, seed, init, budget, overrides))
-    oracle = Oracle(campaign.templates[0], campaign.elements)
-    target = truth["energy"] + TOLERANCE
+    oracle = oracle_of(campaign)
+    target = truth["energy"] + truth["tolerance"]
     work, verdicts, previous = [], [], None
     for record in rounds.run(campaign, oracle.compute):
         work.append(sum(v for k, v in record.seconds.items() if k != "reference"))
@@ -98,11 +97,10 @@ def strata_run(args):
 
 def baseline_run(args):
     """Random search or the plain GA (a worker task)."""
-    system, seed, method, budget, truth = args
-    template, elements, counts = template_of(system)
-    oracle = Oracle(template, elements)
+    system, seed, method, budget, truth, overrides = args
+    template, _, counts, oracle = template_of(system, overrides)
     rng = np.random.default_rng(10_000 + seed)
-    target = truth["energy"] + TOLERANCE
+    target = truth["energy"] + truth["tolerance"]
     if method == "random":
         trace = baselines.random_search(oracle, counts, budget, rng, target)
     else:
@@ -117,7 +115,7 @@ def calls_to(trace, target):
 
 def summary_row(runs, truth, budget):
     """One table row: calls to the ground truth, regrets, seconds per round, verdicts."""
-    target = truth["energy"] + TOLERANCE
+    target = truth["energy"] + truth["tolerance"]
     calls = [calls_to(r["trace"], target) for r in runs]
     padded = [c if c is not None else np.inf for c in calls]
     median = float(np.median(padded))
@@ -129,7 +127,7 @@ def summary_row(runs, truth, budget):
         regrets = [min(r["trace"][:k]) - truth["energy"] for r in runs
                    if len(r["trace"]) >= k or calls_to(r["trace"], target)]
         regret = float(np.median(regrets)) if regrets else np.nan
-        row[f"regret@{k}"] = 0.0 if regret <= TOLERANCE else regret
+        row[f"regret@{k}"] = 0.0 if regret <= truth["tolerance"] else regret
     if "seconds_per_round" in runs[0]:
         row["s/round"] = float(np.mean([r["seconds_per_round"] for r in runs]))
         slow = [r for r, c in zip(runs, calls, strict=True) if c is None or c > SLOW]
@@ -155,23 +153,30 @@ def parse_args(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=JSON",
                         help="a config override of the strata campaigns (repeatable)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--relaxed", action="store_true",
+                        help="relaxed references (oracle.RELAXED) against the relaxed ground "
+                             "truths (ground_truths_relaxed.json), baselines included")
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 60, GA 1000")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.budget, args.ga_budget = 2, 60, 1000
+    if args.relaxed:
+        args.set = [*RELAXED, *args.set]
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    truths = json.loads(TRUTHS.read_text())
+    path, tolerance = truths_file(args.relaxed)
+    truths = {name: {**truth, "tolerance": tolerance}
+              for name, truth in json.loads(path.read_text()).items()}
     chosen = [s for s in systems(args.systems) if s["name"] in truths]
     tasks = [(s, seed, init, args.budget, tuple(args.set), truths[s["name"]])
              for s in chosen for init in args.inits for seed in range(args.seeds)]
     base_tasks = [] if args.no_baselines else [
         (s, seed, method, args.budget if method == "random" else args.ga_budget,
-         truths[s["name"]])
+         truths[s["name"]], tuple(args.set))
         for s in chosen for method in ("random", "ga") for seed in range(args.seeds)]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as executor:

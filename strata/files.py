@@ -25,7 +25,8 @@ from strata.atomic import replacing
 
 LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "status",
                  "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
-                 "uncertainty", "relax_steps", "relax_converged", "fmax", "magmom"]
+                 "uncertainty", "prerelax_steps", "relax_steps", "relax_converged", "fmax",
+                 "magmom"]
 STAGES = ("generate", "select")  # the stages that draw random numbers
 #: the rules of one round, in order (the reports' wall time per stage)
 ROUND_RULES = ("generate_candidates", "select_batch", "compute_reference",

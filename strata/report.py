@@ -227,6 +227,39 @@ def _structures_section(best, batch, labelled, settings, elements):
     return body + table_html(batch_table(batch, labelled), "batch")
 
 
+def _relaxation_section(batch, labelled):
+    """What the relaxations did: the batch's steps, final forces, convergence and per-region
+    displacement and bond change, and the campaign's means per region ("" unless relaxed)."""
+    from strata.featurizer import RELAXATION_PREFIX
+
+    columns = [c for c in labelled if c.startswith(RELAXATION_PREFIX)]
+    relaxed = labelled[labelled["relax_steps"].notna()] if "relax_steps" in labelled else []
+    if not columns or len(relaxed) == 0:
+        return ""
+    body = "<h2 id='relaxation'>Relaxation</h2>" + _para(
+        "The surrogate describes every structure by its ordering on the ideal lattice (the "
+        "pool's space); these columns say what the relaxation did and are not features. "
+        "displacement: mean distance of a region's atoms from their ideal site (Å, net "
+        "translation removed); bond change: mean relative change of the ideal bonds whose "
+        "outer atom is in the region (%, positive = expanded); fmax: largest final force "
+        "(eV/Å).")
+    unconverged = relaxed[relaxed["relax_converged"].astype(str).str.lower()
+                          .isin(["false", "0", "0.0"])]
+    body += _para(f"{len(relaxed)} relaxed structures so far, {len(unconverged)} not "
+                  "converged within relax.steps"
+                  + (f" ({', '.join(unconverged['structure_id'].astype(str))})"
+                     if len(unconverged) else "") + ".")
+    means = relaxed[columns].mean().rename("mean so far").to_frame().T
+    means.columns = [c.removeprefix(RELAXATION_PREFIX) for c in means.columns]
+    body += "<h3>Per region, every relaxed structure so far</h3>" + table_html(
+        means.reset_index(names="").round(3), "relaxation")
+    shown = [c for c in ("structure_id", "energy", "prerelax_steps", "relax_steps", "fmax",
+                         "relax_converged") if c in batch] + columns
+    table = batch[shown].sort_values("energy").rename(
+        columns=lambda c: c.removeprefix(RELAXATION_PREFIX))
+    return body + "<h3>Batch of this round</h3>" + table_html(table.round(3), "relaxation")
+
+
 # ----------------------------------------------------------------------------- pages
 
 def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=None,
@@ -265,6 +298,7 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
     if explained:
         body += _layers_section(explained, ablation)
     body += _structures_section(best, batch, labelled, settings, elements)
+    body += _relaxation_section(batch, labelled)
     return page(f"Strata round {round_:02d}", body, nav)
 
 

@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import test_explain
+from ase.cluster import Icosahedron
+from conftest import EMT
 from test_explain import ELEMENTS, SETTINGS
 
-from strata import evaluation, explain, figures, files, report
+from strata import evaluation, explain, figures, files, reference, report
 from strata.descriptors import feature_names
+from strata.featurizer import Featurizer
 from strata.layers import Topology
 from strata.settings import ReportSettings
 
@@ -78,6 +81,28 @@ def test_round_page(mini, explained):
                    "href='../round_00/report.html'", "scheme: surface-emphasis",
                    "without core", "on 20 labelled structures"):
         assert anchor in html, anchor
+
+
+def test_round_page_shows_what_relaxation_did(mini, explained):
+    """Round 1 relaxed (3 BFGS steps: not converged): its steps, convergence and per-region
+    displacement are reported; an unrelaxed campaign has no relaxation section."""
+    labelled = mini["labelled"]
+    relax = {**EMT, "relax": {**EMT["relax"], "enabled": True, "steps": 3}}
+    relaxed = [reference.compute(atoms, relax) for atoms in _results(mini)
+               if atoms.info["round"] == 1]
+    featurizer = Featurizer([Icosahedron("Pt", 3, latticeconstant=4.0)], SETTINGS)
+    table = pd.concat([labelled[labelled["round"] == 0],
+                       files.labelled_table(relaxed, featurizer)], ignore_index=True)
+    html = report.round_page(1, mini["metrics"], table, explained, settings=SETTINGS,
+                             elements=ELEMENTS)
+    section = html[html.index("id='relaxation'"):]
+    assert "4 relaxed structures so far, 4 not converged within relax.steps" in section
+    assert all(str(a.info["structure_id"]) in section for a in relaxed)
+    surface = table["relaxation displacement surface (Å)"]
+    assert (surface[table["round"] == 1] > 0).all()
+    assert f"{surface[table['round'] == 1].mean():.3f}" in section
+    assert "id='relaxation'" not in report.round_page(
+        1, mini["metrics"], labelled, explained, settings=SETTINGS, elements=ELEMENTS)
 
 
 def test_round_page_without_model_view_or_tables(mini, explained):
