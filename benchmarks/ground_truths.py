@@ -101,6 +101,8 @@ def one_run(args):
         codes, energy = anneal(oracle, random_ordering(counts, rng), sweeps * len(template),
                                hot, cold, rng)
     codes, energy = descend(oracle, codes, energy)
+    print(f"  {system['name']} run {seed}: {energy:.4f} eV, {time.perf_counter() - start:.0f} s",
+          flush=True)
     return {"system": system["name"], "seed": seed, "energy": energy,
             "codes": " ".join(map(str, codes)), "seconds": time.perf_counter() - start}
 
