@@ -137,10 +137,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     chosen = systems(args.systems)
     path, tolerance = truths_file(args.relaxed)
-    unrelaxed = json.loads(TRUTHS.read_text())
     tasks = [(s, args.first_seed + k, args.sweeps, args.hot, args.cold, args.relaxed, None)
              for s in chosen for k in range(args.runs)]
     if args.relaxed:
+        unrelaxed = json.loads(TRUTHS.read_text())
         tasks += [(s, -1, 0, 0, 0, True, codes_from_text(unrelaxed[s["name"]]["codes"]))
                   for s in chosen if s["name"] in unrelaxed]
     with ProcessPoolExecutor(args.jobs) as executor:

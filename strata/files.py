@@ -179,12 +179,17 @@ def labelled_table(results, featurizer):
     return pd.concat([labels, features, featurizer.relaxation(results)], axis=1)
 
 
-def feature_columns(table):
-    """The descriptor columns of a labelled table (not labels, codes nor relaxation)."""
+def relaxation_columns(table):
+    """The ``relaxation …`` columns of a labelled table (what relaxation did; not features)."""
     from strata.featurizer import RELAXATION_PREFIX
 
-    return [c for c in table.columns if c not in LABEL_COLUMNS and c != "codes"
-            and not c.startswith(RELAXATION_PREFIX)]
+    return [c for c in table.columns if c.startswith(RELAXATION_PREFIX)]
+
+
+def feature_columns(table):
+    """The descriptor columns of a labelled table (not labels, codes nor relaxation)."""
+    left_out = set(LABEL_COLUMNS) | {"codes"} | set(relaxation_columns(table))
+    return [c for c in table.columns if c not in left_out]
 
 
 

@@ -27,8 +27,9 @@ import html
 import numpy as np
 import pandas as pd
 
-from strata import figures
+from strata import figures, files
 from strata.explain import shap_columns
+from strata.featurizer import RELAXATION_PREFIX
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1150px;margin:1.5em auto;
@@ -227,12 +228,15 @@ def _structures_section(best, batch, labelled, settings, elements):
     return body + table_html(batch_table(batch, labelled), "batch")
 
 
+def _short(column):
+    """A relaxation column's name without its ``relaxation`` prefix."""
+    return column.removeprefix(RELAXATION_PREFIX)
+
+
 def _relaxation_section(batch, labelled):
     """What the relaxations did: the batch's steps, final forces, convergence and per-region
     displacement and bond change, and the campaign's means per region ("" unless relaxed)."""
-    from strata.featurizer import RELAXATION_PREFIX
-
-    columns = [c for c in labelled if c.startswith(RELAXATION_PREFIX)]
+    columns = files.relaxation_columns(labelled)
     relaxed = labelled[labelled["relax_steps"].notna()] if "relax_steps" in labelled else []
     if not columns or len(relaxed) == 0:
         return ""
@@ -243,20 +247,18 @@ def _relaxation_section(batch, labelled):
         "translation removed); bond change: mean relative change of the ideal bonds whose "
         "outer atom is in the region (%, positive = expanded); fmax: largest final force "
         "(eV/Å).")
-    unconverged = relaxed[relaxed["relax_converged"].astype(str).str.lower()
-                          .isin(["false", "0", "0.0"])]
+    unconverged = relaxed[relaxed["relax_converged"].eq(False)]
     body += _para(f"{len(relaxed)} relaxed structures so far, {len(unconverged)} not "
                   "converged within relax.steps"
                   + (f" ({', '.join(unconverged['structure_id'].astype(str))})"
                      if len(unconverged) else "") + ".")
     means = relaxed[columns].mean().rename("mean so far").to_frame().T
-    means.columns = [c.removeprefix(RELAXATION_PREFIX) for c in means.columns]
+    means.columns = [_short(c) for c in means.columns]
     body += "<h3>Per region, every relaxed structure so far</h3>" + table_html(
         means.reset_index(names="").round(3), "relaxation")
     shown = [c for c in ("structure_id", "energy", "prerelax_steps", "relax_steps", "fmax",
                          "relax_converged") if c in batch] + columns
-    table = batch[shown].sort_values("energy").rename(
-        columns=lambda c: c.removeprefix(RELAXATION_PREFIX))
+    table = batch[shown].sort_values("energy").rename(columns=_short)
     return body + "<h3>Batch of this round</h3>" + table_html(table.round(3), "relaxation")
 
 
