@@ -23,6 +23,7 @@ Usage (from the repository root)::
 
     python benchmarks/hawthorne2026.py [--quick] [--seeds 50] [--jobs 2]
         [--model KEY=VALUE ...] [--selection KEY=VALUE ...] [--coordination]
+        [--blocks layers layers+local layers+long_range all]
 
 ``--model``/``--selection`` override keys of the campaign's ``model`` / ``selection`` config
 sections (schema defaults otherwise; printed). Figures are printed, never asserted.
@@ -46,7 +47,7 @@ from ase.io import read
 from sklearn.model_selection import KFold
 
 import strata
-from strata import files, metrics, ranking, rounds
+from strata import featurizer, files, metrics, ranking, rounds
 from strata.campaign import Campaign
 from strata.settings import ModelSettings
 
@@ -56,6 +57,10 @@ MAIN_COMPOSITION = "Al41Co5Cu2Fe2Ni5"
 K = 5
 #: relaxed seed clusters: shell minimum near 1.35 (see strata.layers), geometric surface
 DESCRIPTORS = {"f=1.35 geometric": {"bond_factor": 1.35, "surface_method": "geometric"}}
+#: descriptor block sets compared by ``--blocks`` (``descriptors.blocks``)
+BLOCK_SETS = {"layers": ["layers"], "layers+local": ["layers", "local"],
+              "layers+long_range": ["layers", "long_range"],
+              "all": ["layers", "local", "long_range"]}
 #: the seed-like setting, compared only with ``--coordination`` (it doubles the run time)
 COORDINATION = {"f=1.2 coordination": {}}
 KINDS = ("ranker", "regressor")
@@ -314,6 +319,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--coordination", action="store_true",
                         help="also cross-validate the f=1.2 coordination descriptor")
     parser.add_argument("--skip", nargs="*", default=[], choices=["cv", "campaign", "curve"])
+    parser.add_argument("--blocks", nargs="+", metavar="BLOCKS", choices=list(BLOCK_SETS),
+                        help="compare descriptor block sets (CV and campaign each, same "
+                             f"folds and seeds): {', '.join(BLOCK_SETS)}")
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (3 if args.quick else 50)
     args.repeats = args.repeats or (1 if args.quick else 10)
@@ -341,7 +349,10 @@ def described(label: str, descriptors: dict, results: list, table, group) -> dic
     t0 = time.perf_counter()
     campaign = Campaign.from_config(campaign_config(descriptors))
     labelled = rounds.describe(campaign, results)
-    features = labelled[campaign.featurizer.names]
+    # the data set's structures are relaxed and not orderings of one template: each is
+    # described by its own geometry (the library's per-geometry path), not on the stand-in
+    features = featurizer.describe_many(results, campaign.settings.descriptors)
+    labelled[features.columns] = features.to_numpy()
     print(f"\n=== descriptor [{label}]: {features.shape[1]} features, "
           f"described in {time.perf_counter() - t0:.1f} s")
     print("atoms per region (all 999):")
@@ -420,6 +431,10 @@ def main(argv=None) -> None:
           f"{np.bincount(labels).max()} structures per level, best = {labels.max()}")
     results = as_results(structures, table)
     descriptor_sets = {**DESCRIPTORS, **(COORDINATION if args.coordination else {})}
+    if args.blocks:
+        (label, main), = DESCRIPTORS.items()
+        descriptor_sets = {f"{label} {name}": {**main, "blocks": BLOCK_SETS[name]}
+                           for name in args.blocks}
     for number, (label, descriptors) in enumerate(descriptor_sets.items()):
         data = described(label, descriptors, results, table, group)
         _init_worker(data)
@@ -427,7 +442,7 @@ def main(argv=None) -> None:
                                  initargs=(data,)) as executor:
             if "cv" not in args.skip:
                 print_cv(executor, n, model, args.shuffles)
-            if number > 0:
+            if number > 0 and not args.blocks:
                 continue  # the campaign and learning curve use the main descriptor only
             if "campaign" not in args.skip:
                 print_campaigns(executor, data, args, model, selection_config)

@@ -34,6 +34,7 @@ from itertools import combinations_with_replacement, permutations, product
 
 import numpy as np
 
+from strata.environments import PairExpansion, block_names
 from strata.layers import SITE_CLASSES, Topology
 from strata.settings import DescriptorSettings
 
@@ -94,8 +95,21 @@ def _block_names(settings: DescriptorSettings) -> dict[str, list[str]]:
 
 
 def feature_names(settings: DescriptorSettings) -> list[str]:
-    """Names of the descriptor vector for these settings."""
-    return [n for names in _block_names(settings).values() for n in names]
+    """Names of the descriptor vector for these settings: the layer block, then each
+    environment block of ``settings.blocks`` (:func:`strata.environments.block_names`)."""
+    names = [n for names in _block_names(settings).values() for n in names]
+    for block in settings.environments:
+        names += block_names(block, settings.elements, settings.region_names)
+    return names
+
+
+def expansions_of(topology: Topology, settings: DescriptorSettings,
+                  lattice: bool = True) -> list[PairExpansion]:
+    """Each environment block of ``settings`` on ``topology``; with ``lattice`` (a template
+    whose orderings are described many times) its pair coefficients are computed once here.
+    Pass to :func:`describe_orderings`."""
+    return [PairExpansion(topology, block, settings.elements, lattice)
+            for block in settings.environments]
 
 
 def region_of_feature(name: str) -> str:
@@ -293,7 +307,7 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 
 
 def describe_orderings(
-    topology: Topology, codes: np.ndarray, settings: DescriptorSettings
+    topology: Topology, codes: np.ndarray, settings: DescriptorSettings, expansions=None
 ) -> np.ndarray:
     """Descriptors of many orderings that share one geometry.
 
@@ -304,6 +318,9 @@ def describe_orderings(
     codes : ndarray of int, shape (n_orderings, n_atoms) or (n_atoms,)
         Indices into ``settings.elements``.
     settings : DescriptorSettings
+    expansions : list of strata.environments.PairExpansion, optional
+        :func:`expansions_of` ``topology``; when not given, featomic expands each ordering
+        directly (right for a few orderings of a relaxed geometry, slow for a pool).
 
     Returns
     -------
@@ -314,7 +331,10 @@ def describe_orderings(
         raise ValueError(f"codes have {codes.shape[1]} sites, topology {topology.n_atoms}")
     if codes.size and (codes.min() < 0 or codes.max() >= len(settings.elements)):
         raise ValueError("codes must index settings.elements")
+    if expansions is None:  # a geometry described once: no pair coefficients
+        expansions = expansions_of(topology, settings, lattice=False)
     out = np.empty((len(codes), len(feature_names(settings))))
     for chunk in _chunks(len(codes), settings.chunk_size):
-        out[chunk] = _describe_chunk(topology, codes[chunk], settings)
+        out[chunk] = np.hstack([_describe_chunk(topology, codes[chunk], settings)]
+                               + [e.describe(codes[chunk]) for e in expansions])
     return out

@@ -16,7 +16,7 @@ import pandas as pd
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs
 
-from strata.descriptors import describe_orderings, feature_names
+from strata.descriptors import describe_orderings, expansions_of, feature_names
 from strata.layers import Topology
 from strata.orderings import codes_from_symbols
 from strata.settings import DescriptorSettings
@@ -35,10 +35,12 @@ class Featurizer:
         self.settings = settings
         self.names = feature_names(settings)
         self.topologies = [Topology.from_atoms(t, settings) for t in templates]
+        self.expansions = [expansions_of(t, settings) for t in self.topologies]
 
     def __call__(self, template, codes):
         """Feature matrix of orderings ``codes`` (2-D) of template index ``template``."""
-        return describe_orderings(self.topologies[template], codes, self.settings)
+        return describe_orderings(self.topologies[template], codes, self.settings,
+                                  self.expansions[template])
 
     def describe_results(self, results):
         """Feature matrix of structures by their lattice ordering, whatever their geometry.

@@ -170,6 +170,8 @@ class ReportSettings(_Section):
 
 
 SURFACE_METHODS = ("coordination", "geometric", "consensus")
+#: descriptor blocks (``descriptors.blocks``)
+BLOCKS = ("layers", "local", "long_range")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +226,85 @@ class LayerSettings:
         return ("surface", "intermediate", "core")
 
 
+def _block_default(block, key):
+    """The schema's default of ``descriptors.<block>.<key>``."""
+    section = schema()["properties"]["descriptors"]["properties"][block]
+    return section["properties"][key]["default"]
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Hyper-parameters of the ``local`` block (see :mod:`strata.environments`).
+
+    Parameters
+    ----------
+    cutoff, smoothing, width : float
+        Cut-off radius, shifted-cosine switch-off width and Gaussian density width (Angstrom).
+    max_radial, max_angular : int
+        Highest radial index n and angular degree l of the expansion.
+    shells : int
+        Shell averages k = 0 … shells over bonded neighbours.
+    """
+
+    cutoff: float = _block_default("local", "cutoff")
+    smoothing: float = _block_default("local", "smoothing")
+    width: float = _block_default("local", "width")
+    max_radial: int = _block_default("local", "max_radial")
+    max_angular: int = _block_default("local", "max_angular")
+    shells: int = _block_default("local", "shells")
+
+    name = "local"
+
+    def hypers(self):
+        """featomic hyper-parameters of the spherical expansion."""
+        return {
+            "cutoff": {"radius": self.cutoff,
+                       "smoothing": {"type": "ShiftedCosine", "width": self.smoothing}},
+            "density": {"type": "Gaussian", "width": self.width},
+            "basis": {"type": "TensorProduct", "max_angular": self.max_angular,
+                      "radial": {"type": "Gto", "max_radial": self.max_radial}},
+        }
+
+
+@dataclass(frozen=True)
+class LongRangeSettings:
+    """Hyper-parameters of the ``long_range`` block (see :mod:`strata.environments`).
+
+    Parameters
+    ----------
+    smearing : float
+        Gaussian smearing of each atom's charge (Angstrom).
+    exponent : int
+        The potential decays as 1/r^exponent.
+    radius : float
+        Radius of the radial basis at each atom (Angstrom).
+    vacuum : float
+        Vacuum around the particle in the periodic box that LODE needs (Angstrom).
+    max_radial, max_angular, shells : int
+        As for :class:`LocalSettings`.
+    """
+
+    smearing: float = _block_default("long_range", "smearing")
+    exponent: int = _block_default("long_range", "exponent")
+    radius: float = _block_default("long_range", "radius")
+    vacuum: float = _block_default("long_range", "vacuum")
+    max_radial: int = _block_default("long_range", "max_radial")
+    max_angular: int = _block_default("long_range", "max_angular")
+    shells: int = _block_default("long_range", "shells")
+
+    name = "long_range"
+
+    def hypers(self):
+        """featomic hyper-parameters of the LODE spherical expansion."""
+        return {
+            "density": {"type": "SmearedPowerLaw", "smearing": self.smearing,
+                        "exponent": self.exponent},
+            "basis": {"type": "TensorProduct", "max_angular": self.max_angular,
+                      "radial": {"type": "Gto", "max_radial": self.max_radial,
+                                 "radius": self.radius}},
+        }
+
+
 @dataclass(frozen=True, kw_only=True)
 class DescriptorSettings(LayerSettings):
     """Settings of the descriptor: the element list plus the layer settings.
@@ -241,10 +322,17 @@ class DescriptorSettings(LayerSettings):
 
     elements: tuple[str, ...]
     chunk_size: int = 4096
+    blocks: tuple[str, ...] = tuple(schema_default("descriptors", "blocks"))
+    local: LocalSettings = LocalSettings()
+    long_range: LongRangeSettings = LongRangeSettings()
 
     def __post_init__(self):
         super().__post_init__()
         object.__setattr__(self, "elements", tuple(self.elements))
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+        if not self.blocks or self.blocks[0] != "layers" or not set(self.blocks) <= set(BLOCKS):
+            raise ValueError(f"blocks must start with layers and name only {BLOCKS}, "
+                             f"got {self.blocks}")
         if len(set(self.elements)) != len(self.elements) or not self.elements:
             raise ValueError(f"elements must be unique and non-empty, got {self.elements}")
 
@@ -259,7 +347,15 @@ class DescriptorSettings(LayerSettings):
             bulk_coordination=section["bulk_coordination"],
             intermediate_layers=section["intermediate_layers"],
             surface_method=section["surface_method"],
+            blocks=tuple(section["blocks"]),
+            local=LocalSettings(**section["local"]),
+            long_range=LongRangeSettings(**section["long_range"]),
         )
+
+    @property
+    def environments(self) -> tuple:
+        """Settings of the atomic-environment blocks in use (local, long_range), in order."""
+        return tuple(getattr(self, b) for b in self.blocks if b != "layers")
 
     @property
     def borders(self) -> tuple[str, ...]:

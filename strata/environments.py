@@ -1,0 +1,231 @@
+"""Atomic-environment blocks of the descriptor: local order and long range (featomic).
+
+Two blocks that :mod:`strata.descriptors` appends to the layer block when
+``descriptors.blocks`` names them:
+
+``local``
+    Each atom's neighbour density within ``local.cutoff`` (a Gaussian per neighbour,
+    resolved by the neighbour's element) expanded on GTO radial functions × spherical
+    harmonics (featomic's ``SphericalExpansion``), made rotation-invariant per degree l (the
+    SOAP power spectrum, radial channels paired n = n'), then *shell-averaged* over the
+    atom and its bonded neighbours k = 0 … ``shells`` times, so that a short cut-off sees
+    the second and third shell (the structural-constraint features of Jiang et al. 2024).
+``long_range``
+    The same invariants of the LODE expansion (Grisafi & Ceriotti 2019; featomic's
+    ``LodeSphericalExpansion``): the smeared 1/r^p potential of the whole particle,
+    per element of its source, expanded around each atom — non-local effects (charge
+    transfer, strain fields) that a finite cut-off misses. LODE needs a periodic cell: the
+    particle sits in a box with ``long_range.vacuum`` around it.
+
+Per atom the invariants are ``rho.<A>.n<n>`` (the l = 0 coefficient: how much density, or
+potential, of element A reaches the atom in radial channel n) and ``ps.<A>-<B>.l<l>.n<n>``
+(the power spectrum ``Σ_m c^A_nlm c^B_nlm / sqrt(2l+1)``, unordered pairs A <= B). They are
+pooled by averaging over the atoms of each region with a given central element:
+``<region>.<block>.<centre>.k<k>.<invariant>`` (0 where the region holds no such atom). The
+region prefix puts them in the region blocks of the report's SHAP and ablation.
+
+Speed: both expansions are linear in the element occupations of the sites. For one geometry
+the *pair coefficients* (the contribution of atom j's density to the expansion around atom
+i, featomic's ``SphericalExpansionByPair``; for LODE, one expansion with every atom its own
+type) are computed once per template (:class:`PairExpansion` with ``lattice``); the
+expansion of any ordering of that geometry is then a matrix product with the occupations,
+and the pool's orderings cost no featomic call at all. A relaxed structure is its own
+geometry: featomic expands it once, directly.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations_with_replacement
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+
+from strata.layers import Topology
+
+#: orderings expanded at once inside a chunk (bounds the memory of the coefficients)
+_SUB_CHUNK = 256
+
+
+def _pairs(n_elements):
+    return list(combinations_with_replacement(range(n_elements), 2))
+
+
+def invariant_names(block, elements) -> list[str]:
+    """Per-atom invariant names of an environment block's settings ``block``."""
+    radial = range(block.max_radial + 1)
+    names = [f"rho.{e}.n{n}" for e in elements for n in radial]
+    names += [f"ps.{elements[a]}-{elements[b]}.l{degree}.n{n}"
+              for a, b in _pairs(len(elements)) for degree in range(block.max_angular + 1)
+              for n in radial]
+    return names
+
+
+def block_names(block, elements, regions) -> list[str]:
+    """Feature names of an environment block, pooled per region, central element and shell."""
+    invariants = invariant_names(block, elements)
+    return [f"{region}.{block.name}.{centre}.k{k}.{name}"
+            for region in regions for centre in elements for k in range(block.shells + 1)
+            for name in invariants]
+
+
+class PairExpansion:
+    """An environment block on one geometry: its expansions, invariants and pooled rows.
+
+    Parameters
+    ----------
+    topology : strata.layers.Topology
+        Positions, bonds (for the shell averages) and regions of the geometry.
+    block : strata.settings.LocalSettings or strata.settings.LongRangeSettings
+    elements : sequence of str
+        The campaign's elements (ordering codes index them).
+    lattice : bool
+        True for a template whose orderings are described many times (the pool): the
+        pair coefficients are computed once and every ordering is a matrix product. False
+        for a geometry described once or a few times (a relaxed structure): featomic expands
+        each ordering directly (LODE's pair coefficients cost n_atoms² blocks).
+
+    Attributes
+    ----------
+    pairs : list of ndarray or None
+        With ``lattice``, one per degree l, shape (n_atoms, n_atoms · (2l + 1) · n_radial):
+        row ``j`` holds the coefficients of atom ``j``'s density (or potential) in the
+        expansion around every atom ``i``.
+    """
+
+    def __init__(self, topology: Topology, block, elements, lattice: bool = True):
+        self.topology = topology
+        self.block = block
+        self.elements = tuple(elements)
+        self.n_elements = len(self.elements)
+        self.pairs = None
+        if lattice:
+            pairs = _PAIRS[block.name](topology.positions, block)
+            self._totals = [p.sum(axis=1) for p in pairs]  # every site's share: (i, m, r)
+            self.pairs = [p.transpose(1, 0, 2, 3).reshape(len(p), -1) for p in pairs]  # (j, imr)
+        self.averaging = _shell_averaging(topology)
+
+    def expansion(self, codes: np.ndarray) -> list[np.ndarray]:
+        """Coefficients of orderings ``codes`` (n, n_atoms): per l, shape
+        (n, n_atoms, n_elements, 2l + 1, n_radial); featomic's expansion of each ordering
+        (neighbour type = element)."""
+        if self.pairs is None:
+            each = [self._direct(ordering) for ordering in codes]
+            return [np.stack([e[degree] for e in each]) for degree in range(len(each[0]))]
+        n, n_atoms = codes.shape
+        free = self.n_elements - 1  # the last element's share is the total minus the others
+        occupation = (codes[:, None, :] == np.arange(free)[None, :, None]).astype(float)
+        flat = occupation.reshape(n * free, n_atoms)
+        out = []
+        for pair, total in zip(self.pairs, self._totals, strict=True):
+            product = (flat @ pair).reshape(n, free, n_atoms, *total.shape[1:])
+            last = total[None] - product.sum(axis=1)
+            out.append(np.concatenate([product, last[:, None]], axis=1).transpose(0, 2, 1, 3, 4))
+        return out
+
+    def _direct(self, ordering):
+        """featomic's expansion of one ordering: per l, (n_atoms, n_elements, 2l + 1, n_radial)."""
+        atoms = Atoms(np.array(self.elements)[ordering], positions=self.topology.positions)
+        numbers = [atomic_numbers[e] for e in self.elements]
+        out = _empty_coefficients(len(atoms), self.n_elements, self.block)
+        for key, values in _EXPAND[self.block.name](atoms, self.block).items():
+            neighbour = numbers.index(int(key["neighbor_type"]))
+            out[int(key["o3_lambda"])][values.samples.column("atom"), neighbour] = values.values
+        return out
+
+    def invariants(self, codes: np.ndarray) -> np.ndarray:
+        """Per-atom invariants (n, n_atoms, len(invariant_names)) of orderings ``codes``."""
+        coefficients = self.expansion(codes)
+        rho = coefficients[0][:, :, :, 0, :]  # (n, i, a, n_radial)
+        columns = [rho.reshape(*rho.shape[:2], -1)]
+        first, second = np.array(_pairs(self.n_elements)).T
+        spectra = [np.einsum("niamr,nibmr->niabr", c, c)[:, :, first, second]
+                   / np.sqrt(2 * degree + 1) for degree, c in enumerate(coefficients)]
+        spectra = np.stack(spectra, axis=3)  # (n, i, pair, l, r)
+        columns.append(spectra.reshape(*spectra.shape[:2], -1))
+        return np.concatenate(columns, axis=2)
+
+    def describe(self, codes: np.ndarray) -> np.ndarray:
+        """Pooled block rows of orderings ``codes`` (n, n_atoms), in :func:`block_names` order."""
+        return np.concatenate([self._describe(codes[s:s + _SUB_CHUNK])
+                               for s in range(0, len(codes), _SUB_CHUNK)])
+
+    def _describe(self, codes):
+        per_atom = self.invariants(codes)  # (n, i, f)
+        topology = self.topology
+        n_regions = len(topology.region_names)
+        region = np.eye(n_regions)[topology.region]  # (i, r)
+        element = np.eye(self.n_elements)[codes]  # (n, i, e)
+        members = np.einsum("ir,nie->nrei", region, element)
+        counts = members.sum(axis=3, keepdims=True)
+        weights = np.divide(members, counts, out=np.zeros_like(members), where=counts > 0)
+        pooled = []
+        for _ in range(self.block.shells + 1):
+            pooled.append(np.einsum("nrei,nif->nref", weights, per_atom))
+            weights = weights @ self.averaging  # one more shell: w P^k X = (w P^k) X
+        out = np.stack(pooled, axis=3)  # (n, r, e, k, f)
+        return out.reshape(len(codes), -1)
+
+
+def _shell_averaging(topology: Topology) -> np.ndarray:
+    """Row-normalised (identity + adjacency): averages a per-atom value over the atom and
+    its bonded neighbours."""
+    n_atoms = topology.n_atoms
+    matrix = np.eye(n_atoms)
+    i, j = topology.bonds.T
+    matrix[i, j] = matrix[j, i] = 1.0
+    return matrix / matrix.sum(axis=1, keepdims=True)
+
+
+def _empty_coefficients(n_atoms, n_columns, block):
+    return [np.zeros((n_atoms, n_columns, 2 * degree + 1, block.max_radial + 1))
+            for degree in range(block.max_angular + 1)]
+
+
+def in_cube(atoms: Atoms, vacuum: float) -> Atoms:
+    """``atoms`` centred in a periodic cube with at least ``vacuum`` around them (LODE needs a
+    cell); the side depends on the atoms' distances from their centre only, so a rotated
+    particle gets the same cube."""
+    centred = atoms.get_positions() - atoms.get_positions().mean(axis=0)
+    side = 2.0 * (np.linalg.norm(centred, axis=1).max() + vacuum)
+    return Atoms(atoms.numbers, positions=centred + side / 2, cell=np.eye(3) * side, pbc=True)
+
+
+def _expand_local(atoms, block):
+    from featomic import SphericalExpansion
+
+    return SphericalExpansion(**block.hypers()).compute(atoms)
+
+
+def _expand_long_range(atoms, block):
+    from featomic import LodeSphericalExpansion
+
+    return LodeSphericalExpansion(**block.hypers()).compute(in_cube(atoms, block.vacuum))
+
+
+def _local_pairs(positions, block):
+    """Pair coefficients of the local expansion (featomic ``SphericalExpansionByPair``)."""
+    from featomic import SphericalExpansionByPair
+
+    atoms = Atoms(numbers=np.ones(len(positions), dtype=int), positions=positions)
+    tensor = SphericalExpansionByPair(**block.hypers()).compute(atoms)
+    pairs = _empty_coefficients(len(positions), len(positions), block)
+    for key, values in tensor.items():
+        first, second = (values.samples.column(c) for c in ("first_atom", "second_atom"))
+        np.add.at(pairs[int(key["o3_lambda"])], (first, second), values.values)
+    return pairs
+
+
+def _long_range_pairs(positions, block):
+    """Pair coefficients of the LODE expansion: one expansion with every atom its own type."""
+    n_atoms = len(positions)
+    atoms = Atoms(numbers=np.arange(1, n_atoms + 1), positions=positions)
+    pairs = _empty_coefficients(n_atoms, n_atoms, block)
+    for key, values in _expand_long_range(atoms, block).items():
+        centre = values.samples.column("atom")
+        pairs[int(key["o3_lambda"])][centre, int(key["neighbor_type"]) - 1] = values.values
+    return pairs
+
+
+_PAIRS = {"local": _local_pairs, "long_range": _long_range_pairs}
+_EXPAND = {"local": _expand_local, "long_range": _expand_long_range}
