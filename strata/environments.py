@@ -101,8 +101,12 @@ class PairExpansion:
         self.pairs = None
         if lattice:
             pairs = _PAIRS[block.name](topology.positions, block)
-            self._totals = [p.sum(axis=1) for p in pairs]  # every site's share: (i, m, r)
+            self._totals = [p.sum(axis=1) for p in pairs]  # every site occupied: (i, m, r)
             self.pairs = [p.transpose(1, 0, 2, 3).reshape(len(p), -1) for p in pairs]  # (j, imr)
+            # Σ_m (site j's coefficients around i) · (all sites' coefficients around i)
+            self._against_total = [np.einsum("ijmr,imr->jir", p, t).reshape(len(p), -1)
+                                   for p, t in zip(pairs, self._totals, strict=True)]
+            self._total_spectrum = [(t * t).sum(axis=1) for t in self._totals]  # (i, r)
         self.averaging = _shell_averaging(topology)
 
     def expansion(self, codes: np.ndarray) -> list[np.ndarray]:
@@ -135,15 +139,49 @@ class PairExpansion:
 
     def invariants(self, codes: np.ndarray) -> np.ndarray:
         """Per-atom invariants (n, n_atoms, len(invariant_names)) of orderings ``codes``."""
+        if self.pairs is not None:
+            return self._lattice_invariants(codes)
         coefficients = self.expansion(codes)
-        rho = coefficients[0][:, :, :, 0, :]  # (n, i, a, n_radial)
-        columns = [rho.reshape(*rho.shape[:2], -1)]
         first, second = np.array(_pairs(self.n_elements)).T
-        spectra = [np.einsum("niamr,nibmr->niabr", c, c)[:, :, first, second]
-                   / np.sqrt(2 * degree + 1) for degree, c in enumerate(coefficients)]
-        spectra = np.stack(spectra, axis=3)  # (n, i, pair, l, r)
-        columns.append(spectra.reshape(*spectra.shape[:2], -1))
-        return np.concatenate(columns, axis=2)
+        rho = coefficients[0][:, :, :, 0, :]  # (n, i, a, r)
+        spectra = [(c[:, :, first] * c[:, :, second]).sum(axis=3) / np.sqrt(2 * degree + 1)
+                   for degree, c in enumerate(coefficients)]  # (n, i, pair, r) per l
+        return _flat(rho, np.stack(spectra, axis=3))
+
+    def _lattice_invariants(self, codes):
+        """:meth:`invariants` from the pair coefficients, the last element's share written
+        as the total minus the others': its power-spectrum terms are linear in the others'
+        coefficients (precomputed products with the total), which saves most of the work."""
+        n, n_atoms = codes.shape
+        free = self.n_elements - 1
+        occupation = (codes[:, None, :] == np.arange(free)[None, :, None]).astype(float)
+        flat = occupation.reshape(n * free, n_atoms)
+        index = {pair: k for k, pair in enumerate(_pairs(self.n_elements))}
+        last = free
+        rho, spectra = None, []
+        for degree, pair in enumerate(self.pairs):
+            total = self._totals[degree]  # (i, m, r)
+            c = (flat @ pair).reshape(n, free, n_atoms, *total.shape[1:])  # (n, a, i, m, r)
+            linear = (flat @ self._against_total[degree]).reshape(n, free, n_atoms, -1)
+            if degree == 0:
+                others = c[:, :, :, 0, :]
+                rho = np.concatenate([others, (total[None, :, 0] - others.sum(axis=1))[:, None]],
+                                     axis=1).transpose(0, 2, 1, 3)  # (n, i, a, r)
+            quadratic = np.empty((n, free, free, n_atoms, total.shape[-1]))
+            for a in range(free):
+                for b in range(a, free):
+                    quadratic[:, a, b] = quadratic[:, b, a] = (c[:, a] * c[:, b]).sum(axis=2)
+            spectrum = np.empty((n, len(index), n_atoms, total.shape[-1]))
+            for (a, b), k in index.items():
+                if b < last:
+                    spectrum[:, k] = quadratic[:, a, b]
+                elif a < last:
+                    spectrum[:, k] = linear[:, a] - quadratic[:, a].sum(axis=1)
+                else:
+                    spectrum[:, k] = (self._total_spectrum[degree][None]
+                                      - 2 * linear.sum(axis=1) + quadratic.sum(axis=(1, 2)))
+            spectra.append(spectrum.transpose(0, 2, 1, 3) / np.sqrt(2 * degree + 1))
+        return _flat(rho, np.stack(spectra, axis=3))
 
     def describe(self, codes: np.ndarray) -> np.ndarray:
         """Pooled block rows of orderings ``codes`` (n, n_atoms), in :func:`block_names` order."""
@@ -153,18 +191,23 @@ class PairExpansion:
     def _describe(self, codes):
         per_atom = self.invariants(codes)  # (n, i, f)
         topology = self.topology
-        n_regions = len(topology.region_names)
-        region = np.eye(n_regions)[topology.region]  # (i, r)
-        element = np.eye(self.n_elements)[codes]  # (n, i, e)
-        members = np.einsum("ir,nie->nrei", region, element)
-        counts = members.sum(axis=3, keepdims=True)
+        groups = len(topology.region_names) * self.n_elements
+        group = topology.region[None, :] * self.n_elements + codes  # (n, i): region · centre
+        members = (group[:, None, :] == np.arange(groups)[None, :, None]).astype(float)
+        counts = members.sum(axis=2, keepdims=True)
         weights = np.divide(members, counts, out=np.zeros_like(members), where=counts > 0)
         pooled = []
         for _ in range(self.block.shells + 1):
-            pooled.append(np.einsum("nrei,nif->nref", weights, per_atom))
+            pooled.append(weights @ per_atom)  # (n, r·e, f)
             weights = weights @ self.averaging  # one more shell: w P^k X = (w P^k) X
-        out = np.stack(pooled, axis=3)  # (n, r, e, k, f)
-        return out.reshape(len(codes), -1)
+        return np.stack(pooled, axis=2).reshape(len(codes), -1)  # (n, r·e, k, f)
+
+
+def _flat(rho, spectra):
+    """Per-atom invariants in :func:`invariant_names` order from ``rho`` (n, i, a, r) and
+    ``spectra`` (n, i, pair, l, r)."""
+    n, n_atoms = rho.shape[:2]
+    return np.concatenate([rho.reshape(n, n_atoms, -1), spectra.reshape(n, n_atoms, -1)], axis=2)
 
 
 def _shell_averaging(topology: Topology) -> np.ndarray:

@@ -6,7 +6,12 @@ from ase.cluster import Icosahedron, Octahedron
 from featomic import LodeSphericalExpansion, SphericalExpansion
 from scipy.spatial.transform import Rotation
 
-from strata.descriptors import describe_orderings, feature_names, region_of_feature
+from strata.descriptors import (
+    describe_orderings,
+    expansions_of,
+    feature_names,
+    region_of_feature,
+)
 from strata.environments import PairExpansion, block_names, in_cube, invariant_names
 from strata.featurizer import Featurizer, describe_many
 from strata.layers import Topology
@@ -134,3 +139,15 @@ def test_blocks_config_is_checked():
         DescriptorSettings.from_config(["Pt", "Au"], {"blocks": ["layers", "soap"]})
     with pytest.raises(ConfigError, match="descriptors.local.shells"):
         DescriptorSettings.from_config(["Pt", "Au"], {"local": {"shells": -1}})
+
+
+@pytest.mark.parametrize("elements", [["Pt", "Au", "Cu"], ["Pt", "Au", "Cu", "Ag"]])
+def test_lattice_shortcut_equals_featomics_direct_expansion_for_many_elements(ico55, elements):
+    """The pool's path writes the last element as the total minus the others; with three and
+    four elements its rows still equal those of featomic's direct expansion."""
+    settings = DescriptorSettings.from_config(elements, {"blocks": ["layers", "local"]})
+    topology = Topology.from_atoms(ico55, settings)
+    codes = orderings(55, 3, seed=7, n_elements=len(elements))
+    lattice = describe_orderings(topology, codes, settings, expansions_of(topology, settings))
+    direct = describe_orderings(topology, codes, settings)  # no pair coefficients
+    assert np.allclose(lattice, direct, atol=1e-10)
