@@ -23,7 +23,7 @@ Usage (from the repository root)::
 
     python benchmarks/hawthorne2026.py [--quick] [--seeds 50] [--jobs 2]
         [--model KEY=VALUE ...] [--selection KEY=VALUE ...] [--coordination]
-        [--blocks layers layers+local layers+long_range all]
+        [--blocks layers layers+local layers+long_range all] [--local KEY=VALUE ...]
 
 ``--model``/``--selection`` override keys of the campaign's ``model`` / ``selection`` config
 sections (schema defaults otherwise; printed). Figures are printed, never asserted.
@@ -319,6 +319,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--coordination", action="store_true",
                         help="also cross-validate the f=1.2 coordination descriptor")
     parser.add_argument("--skip", nargs="*", default=[], choices=["cv", "campaign", "curve"])
+    parser.add_argument("--local", nargs="*", metavar="KEY=VALUE",
+                        help="descriptors.local overrides (e.g. max_radial=2 shells=1)")
+    parser.add_argument("--long-range", nargs="*", metavar="KEY=VALUE",
+                        help="descriptors.long_range overrides")
     parser.add_argument("--blocks", nargs="+", metavar="BLOCKS", choices=list(BLOCK_SETS),
                         help="compare descriptor block sets (CV and campaign each, same "
                              f"folds and seeds): {', '.join(BLOCK_SETS)}")
@@ -433,7 +437,12 @@ def main(argv=None) -> None:
     descriptor_sets = {**DESCRIPTORS, **(COORDINATION if args.coordination else {})}
     if args.blocks:
         (label, main), = DESCRIPTORS.items()
-        descriptor_sets = {f"{label} {name}": {**main, "blocks": BLOCK_SETS[name]}
+        hypers = {"local": parse_overrides(args.local),
+                  "long_range": parse_overrides(args.long_range)}
+        label += "".join(f" {k}:{' '.join(f'{a}={b}' for a, b in v.items())}"
+                         for k, v in hypers.items() if v)
+        descriptor_sets = {f"{label} {name}": {**main, "blocks": BLOCK_SETS[name],
+                                               **{k: v for k, v in hypers.items() if v}}
                            for name in args.blocks}
     for number, (label, descriptors) in enumerate(descriptor_sets.items()):
         data = described(label, descriptors, results, table, group)

@@ -69,6 +69,23 @@ def block_names(block, elements, regions) -> list[str]:
             for name in invariants]
 
 
+#: what each descriptor block is for (the report and the README say it)
+PURPOSE = {
+    "layers": "element, coordination and bond-pair fractions of each region of the neighbour "
+              "graph (which element sits where)",
+    "local": "SOAP-like power spectrum of each atom's neighbour density within local.cutoff, "
+             "shell-averaged over neighbours (local order beyond the nearest-neighbour bonds)",
+    "long_range": "LODE expansion of the particle's smeared 1/r potential at each atom "
+                  "(non-local effects that a finite cut-off misses)",
+}
+
+
+def block_of_feature(name: str) -> str:
+    """Descriptor block of a feature name: ``layers``, ``local`` or ``long_range``."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ("local", "long_range") else "layers"
+
+
 class PairExpansion:
     """An environment block on one geometry: its expansions, invariants and pooled rows.
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from strata import figures, files
+from strata.environments import PURPOSE, block_of_feature
 from strata.explain import shap_columns
 from strata.featurizer import RELAXATION_PREFIX
 
@@ -161,6 +162,20 @@ def _parts_note(regions, n_explained):
         f"{trees / total:.0%} of the summed mean |SHAP|.")
 
 
+def _blocks_note(values):
+    """Which descriptor blocks the model sees, what each is for, and its share of the mean
+    |SHAP| (only when a block besides the layers is in use)."""
+    blocks = pd.Series([block_of_feature(c) for c in values.columns], index=values.columns)
+    if set(blocks) == {"layers"}:
+        return ""
+    mass = values.abs().mean().groupby(blocks).sum()
+    share = mass / mass.sum() if mass.sum() > 0 else mass * 0
+    return _para("Descriptor blocks (descriptors.blocks), each pooled per region and central "
+                 "element, with their share of the mean |SHAP|: " + "; ".join(
+                     f"<b>{b}</b> {100 * share.get(b, 0):.0f} % — {PURPOSE[b]}"
+                     for b in PURPOSE if b in set(blocks)) + ".")
+
+
 def _model_section(round_, batch, labelled, explained):
     """Predicted against reference rank of the batch, and the SHAP summary."""
     body = "<h2 id='model'>Model view</h2>"
@@ -181,6 +196,7 @@ def _model_section(round_, batch, labelled, explained):
         return body
     data = features.loc[values.index, values.columns]
     body += "<h3>SHAP summary of the model of this round</h3>"
+    body += _blocks_note(values)
     if explained.get("regions") is not None:
         body += _parts_note(explained["regions"], len(values))
     body += figure_html(figures.beeswarm_figure(values, data), "SHAP beeswarm")

@@ -142,3 +142,20 @@ def test_pages_show_the_regret_given_at_render_time(mini, explained):
         assert ", regret 0.125 eV" in page
         assert "<th>regret</th>" in page
     assert "regret 0" not in report.campaign_page(metrics, ["00", "01"])
+
+
+def test_round_page_says_what_each_block_is_for_and_its_shap_share(mini, explained):
+    """With an environment block in the model, the SHAP summary names each block, what it
+    is for and its share of the mean |SHAP|; a layers-only model gets no such note."""
+    labelled, shap = mini["labelled"].copy(), explained["shap"].copy()
+    column = "surface.local.Pt.k1.ps.Pt-Au.l2.n0"
+    labelled[column] = np.linspace(0.0, 1.0, len(labelled))
+    layers = explain.shap_columns(shap)
+    total = shap[layers].abs().mean().sum()
+    shap[column] = np.where(np.arange(len(shap)) % 2, 1.0, -1.0) * total / 3  # 25 % of all
+    html = report.round_page(1, mini["metrics"], labelled, {**explained, "shap": shap},
+                             settings=SETTINGS, elements=ELEMENTS)
+    assert "<b>layers</b> 75 %" in html and "<b>local</b> 25 %" in html
+    assert "shell-averaged over neighbours" in html
+    assert "descriptors.blocks" not in report.round_page(
+        1, mini["metrics"], mini["labelled"], explained, settings=SETTINGS, elements=ELEMENTS)
