@@ -3,7 +3,8 @@
 Tree ensembles cannot extrapolate: beyond the best labelled structure every candidate falls
 in the same leaves. The prior is a ridge regression of the within-group energy on the
 standardised descriptor; its (negated, scaled) prediction is the score the trees boost from
-(:mod:`strata.ranking`). Which columns it uses (``model.prior_features``) and how much each
+(:mod:`strata.ranking`). Which columns it uses (``model.prior_features`` and
+``model.prior_blocks``) and how much each
 descriptor block may count (``model.region_weights``: a block's standardised columns are
 multiplied by its weight, so its ridge penalty is divided by the weight squared; weight 0
 leaves the block out) are the two ways a user shapes it.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from strata.descriptors import region_of_feature
+from strata.environments import block_of_feature
 
 LINEAR_FEATURE = re.compile(r"(^|\.)(frac|bonds)\.|(^|\.)count(\.|$)")
 
@@ -55,6 +57,13 @@ def prior_design(names, settings):
     columns = None
     if settings.prior_features == "linear":
         columns = prior_columns(names, "linear")
+    blocks = [block_of_feature(str(name)) for name in names]
+    if any(b not in settings.prior_blocks for b in blocks):
+        used = np.arange(len(names)) if columns is None else columns
+        columns = np.array([k for k in used if blocks[k] in settings.prior_blocks], dtype=int)
+        if not len(columns):
+            raise ValueError(f"model.prior_blocks {list(settings.prior_blocks)} names no "
+                             "descriptor block in use (descriptors.blocks)")
     weights = {block: settings.region_weight(block) for block in settings.region_weights}
     if all(w == 1.0 for w in weights.values()):
         return columns, None

@@ -116,6 +116,7 @@ class ModelSettings(_Section):
     prior: str
     prior_weight: float
     prior_features: str
+    prior_blocks: tuple
     region_weights: MappingProxyType
     ensemble_size: int
     group_by_template: bool | str

@@ -193,3 +193,24 @@ def test_groups_split_by_template_as_configured():
     assert auto.tolist() == by.tolist()  # auto: templates are mixed here
     assert ranking.groups_of(table[table.template == 0], DEFAULT).tolist() == [0, 1, 0]
     assert ranking.group_names_of(table, DEFAULT) == ["A|0", "A|1", "B|0", "A|0"]
+
+
+def test_prior_blocks_keep_environment_columns_for_the_trees(emt_data):
+    """With a local block in the descriptor, the prior uses only the blocks of
+    model.prior_blocks (the layers by default); the trees still see every column."""
+    features, energy = emt_data
+    rng = np.random.default_rng(0)
+    local = pd.DataFrame(rng.normal(size=(len(features), 3)),
+                         columns=[f"surface.local.Pt.k0.rho.Au.n{n}" for n in range(3)])
+    table = pd.concat([features, local], axis=1)
+    groups = np.zeros(len(energy), int)
+    plain = DEFAULT.replace(n_estimators=0, ensemble_size=0)
+    layers_only = ranking.fit_surrogate(table, energy, groups, plain, seed=0)
+    used = [table.columns[k] for k in layers_only.main.prior.columns]
+    assert used and not any(".local." in name for name in used)
+    both = ranking.fit_surrogate(
+        table, energy, groups, plain.replace(prior_blocks=["layers", "local"]), seed=0)
+    assert both.main.prior.columns is None  # every column
+    with pytest.raises(ValueError, match="model.prior_blocks"):
+        ranking.fit_surrogate(features, energy, groups,
+                              plain.replace(prior_blocks=["local"]), seed=0)
