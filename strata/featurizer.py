@@ -35,12 +35,14 @@ class Featurizer:
         self.settings = settings
         self.names = feature_names(settings)
         self.topologies = [Topology.from_atoms(t, settings) for t in templates]
-        self.expansions = [expansions_of(t, settings) for t in self.topologies]
+        self._expansions = {}  # per template, built on first use (LODE's cost seconds)
 
     def __call__(self, template, codes):
         """Feature matrix of orderings ``codes`` (2-D) of template index ``template``."""
+        if template not in self._expansions:
+            self._expansions[template] = expansions_of(self.topologies[template], self.settings)
         return describe_orderings(self.topologies[template], codes, self.settings,
-                                  self.expansions[template])
+                                  self._expansions[template])
 
     def describe_results(self, results):
         """Feature matrix of structures by their lattice ordering, whatever their geometry.
