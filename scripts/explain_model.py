@@ -1,4 +1,5 @@
-"""Rule explain_model: SHAP values, SHAP mass per region, ablation and layer-weight tables."""
+"""Rule explain_model: SHAP values, SHAP mass per region, ablation, layer-weight and prototype
+tables, and the prototypes' exemplar environments."""
 
 import logging
 import time
@@ -16,6 +17,8 @@ campaign = Campaign.from_params(sm.params.campaign)
 tables = rounds.explain(campaign, labelled, surrogate)
 for name, table in tables.items():
     files.write_csv(table, getattr(sm.output, name))
+files.write_structures(rounds.prototype_environments(campaign, labelled, surrogate.prototypes),
+                       sm.output.environments)
 logging.info("round %s explained in %.1f s: %d structures, %d ablation rows, %d weightings",
              sm.wildcards.round, time.perf_counter() - start, len(tables["shap"]),
              len(tables["ablation"]), len(tables["weighting"]))

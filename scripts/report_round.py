@@ -17,7 +17,9 @@ metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=Tru
 metrics = evaluation.with_regret(metrics, sm.params.ground_truth_energy)
 labelled = files.read_labelled(sm.input.labelled)
 explained = {name: pd.read_csv(getattr(sm.input, name))
-             for name in ("shap", "regions", "ablation", "weighting")}
+             for name in ("shap", "regions", "ablation", "weighting", "prototypes",
+                                   "prototype_features")}
+explained["environments"] = files.read_structures(sm.input.environments)
 best = files.read_structures(sm.input.best)[: sm.params.best_structures]
 results_dir = Path(sm.output.report).parent.parent
 logs = {r: results_dir / f"round_{r:02d}" / "logs" for r in sorted(set(labelled["round"]))}

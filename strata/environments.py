@@ -77,13 +77,18 @@ PURPOSE = {
              "shell-averaged over neighbours (local order beyond the nearest-neighbour bonds)",
     "long_range": "LODE expansion of the particle's smeared 1/r potential at each atom "
                   "(non-local effects that a finite cut-off misses)",
+    "prototypes": "share of each region's atoms whose local environment is nearest each "
+                  "prototype environment learned from the labelled structures (model.prototypes)",
 }
 
 
 def block_of_feature(name: str) -> str:
-    """Descriptor block of a feature name: ``layers``, ``local`` or ``long_range``."""
+    """Descriptor block of a feature name: ``layers``, ``local``, ``long_range`` or
+    ``prototypes`` (the train stage's prototype features, :mod:`strata.prototypes`)."""
     parts = name.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in ("local", "long_range") else "layers"
+    if len(parts) > 1 and parts[1] in ("local", "long_range", "prototypes"):
+        return parts[1]
+    return "layers"
 
 
 class PairExpansion:

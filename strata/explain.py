@@ -293,6 +293,58 @@ def weighting_table(cv, settings, schemes):
     return pd.DataFrame(rows)
 
 
+# ----------------------------------------------------------------------------- prototypes
+
+#: columns of the prototype table
+PROTOTYPE_COLUMNS = ["prototype", "region", "feature", "mean_abs_shap", "direction",
+                     "mean_share", "centre", "structure_id", "atom", "atoms"]
+
+
+def prototype_table(prototypes, shap, labelled, elements):
+    """What each prototype environment does to the score, per region.
+
+    Parameters
+    ----------
+    prototypes : strata.prototypes.Prototypes or None
+    shap : pandas.DataFrame
+        :func:`shap_table` of the round (its rows are labelled structures).
+    labelled : pandas.DataFrame
+        The labelled table with the prototype columns.
+    elements : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``<region>.prototypes.p<p>`` feature, largest mean |SHAP| first:
+        ``direction`` is the sign of the correlation of the feature with its SHAP values
+        (+1: more of the region's atoms like this prototype → higher score, i.e. predicted
+        more stable; 0 when the feature does not vary), ``mean_share`` its mean over the
+        labelled structures; ``centre``, ``structure_id``, ``atom`` and ``atoms`` describe the
+        prototype's exemplar (:attr:`strata.prototypes.Prototypes.exemplars`).
+    """
+    if prototypes is None:
+        return pd.DataFrame(columns=PROTOTYPE_COLUMNS)
+    values = labelled.set_index(labelled["structure_id"].astype(str)).loc[
+        shap["structure_id"].astype(str)]
+    rows = []
+    for name in prototypes.names:
+        region, _, label = name.split(".")
+        p = int(label[1:])
+        x, v = values[name].to_numpy(float), shap[name].to_numpy(float)
+        spread = x.std() > 1e-12 and v.std() > 1e-12
+        direction = int(np.sign(np.corrcoef(x, v)[0, 1])) if spread else 0
+        exemplar = prototypes.exemplars[p]
+        rows.append({"prototype": p, "region": region, "feature": name,
+                     "mean_abs_shap": float(np.abs(v).mean()), "direction": direction,
+                     "mean_share": float(labelled[name].mean()),
+                     "centre": elements[exemplar["centre"]],
+                     "structure_id": exemplar["structure_id"], "atom": exemplar["atom"],
+                     "atoms": exemplar["atoms"]})
+    table = pd.DataFrame(rows, columns=PROTOTYPE_COLUMNS)
+    return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(
+        drop=True)
+
+
 # ----------------------------------------------------------------------------- entry point
 
 def explain_round(labelled, surrogate, model_settings, report_settings, seed, k):

@@ -16,7 +16,9 @@ import pandas as pd
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs
 
+from strata import prototypes as prototypes_module
 from strata.descriptors import describe_orderings, expansions_of, feature_names
+from strata.environments import PairExpansion
 from strata.layers import Topology
 from strata.orderings import codes_from_symbols
 from strata.settings import DescriptorSettings
@@ -36,13 +38,69 @@ class Featurizer:
         self.names = feature_names(settings)
         self.topologies = [Topology.from_atoms(t, settings) for t in templates]
         self._expansions = {}  # per template, built on first use (LODE's cost seconds)
+        self._local = {}  # per template, the local expansion of the prototypes
 
-    def __call__(self, template, codes):
-        """Feature matrix of orderings ``codes`` (2-D) of template index ``template``."""
+    def __call__(self, template, codes, prototypes=None):
+        """Feature matrix of orderings ``codes`` (2-D) of template index ``template``, columns
+        :meth:`names_with` ``prototypes`` (a :class:`strata.prototypes.Prototypes` or None)."""
         if template not in self._expansions:
             self._expansions[template] = expansions_of(self.topologies[template], self.settings)
-        return describe_orderings(self.topologies[template], codes, self.settings,
-                                  self._expansions[template])
+        X = describe_orderings(self.topologies[template], codes, self.settings,
+                               self._expansions[template])
+        if prototypes is None:
+            return X
+        return np.hstack([X, self.prototype_features(template, codes, prototypes)])
+
+    def names_with(self, prototypes=None):
+        """Column names of :meth:`__call__` with ``prototypes``."""
+        return list(self.names) + (prototypes.names if prototypes is not None else [])
+
+    def environments(self, template, codes):
+        """Per-atom environment vectors (n, n_atoms, f) of orderings ``codes`` of a template:
+        the local block's invariants and the central element
+        (:func:`strata.prototypes.environments`)."""
+        if template not in self._local:
+            known = [e for e in self._expansions.get(template, []) if e.block.name == "local"]
+            self._local[template] = known[0] if known else PairExpansion(
+                self.topologies[template], self.settings.local, self.settings.elements)
+        expansion = self._local[template]
+        chunks = [expansion.invariants(codes[s:s + _CHUNK]) for s in range(0, len(codes), _CHUNK)]
+        return prototypes_module.environments(np.concatenate(chunks), codes,
+                                              len(self.settings.elements))
+
+    def prototype_features(self, template, codes, prototypes):
+        """Per-region shares of atoms nearest each prototype (:attr:`Prototypes.names`)."""
+        region = self.topologies[template].region
+        return np.concatenate([
+            prototypes.features(self.environments(template, codes[s:s + _CHUNK]), region)
+            for s in range(0, len(codes), _CHUNK)]) if len(codes) else np.empty(
+                (0, len(prototypes.names)))
+
+    def learn_prototypes(self, templates, codes, ids, count, seed):
+        """Prototypes (:func:`strata.prototypes.learn`) of the environments of structures.
+
+        Parameters
+        ----------
+        templates : array_like of int
+            Template index of every structure.
+        codes : list of ndarray
+            Lattice ordering of every structure.
+        ids : array_like of str
+            Structure ids (the exemplars name them).
+        count : int
+            ``model.prototypes``.
+        seed : int
+        """
+        templates = np.asarray(templates, dtype=int)
+        vectors, owners = [], []
+        for template in np.unique(templates):
+            members = np.flatnonzero(templates == template)
+            block = self.environments(template, np.stack([codes[i] for i in members]))
+            vectors.append(block.reshape(-1, block.shape[-1]))
+            owners += [(ids[i], atom) for i in members for atom in range(block.shape[1])]
+        return prototypes_module.learn(np.concatenate(vectors), owners, count,
+                                       len(self.settings.elements), self.settings.region_names,
+                                       seed)
 
     def describe_results(self, results):
         """Feature matrix of structures by their lattice ordering, whatever their geometry.
@@ -145,6 +203,9 @@ def _codes(atoms, settings):
     """Ordering codes of a structure (indices into ``settings.elements``)."""
     return codes_from_symbols(atoms.get_chemical_symbols(), settings.elements)
 
+
+#: orderings whose per-atom environments are held at once
+_CHUNK = 256
 
 #: prefix of the relaxation columns of a labelled table (reported, never a feature)
 RELAXATION_PREFIX = "relaxation "

@@ -292,6 +292,43 @@ def structure_figure(atoms, topology, elements, title):
     return fig
 
 
+def prototypes_figure(environments, table, columns=4):
+    """Each prototype environment: its exemplar's central atom (large) and bonded neighbours
+    (small), jmol colours, titled with the neighbours' elements and the prototype's strongest
+    SHAP direction (``table``: :func:`strata.explain.prototype_table`)."""
+    from collections import Counter
+
+    from ase.visualize.plot import plot_atoms
+
+    rows = -(-len(environments) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, environment in zip(axes.ravel(), environments, strict=False):
+        p = int(environment.info["prototype"])
+        symbols = environment.get_chemical_symbols()
+        radii = np.full(len(environment), 0.5)
+        radii[0] = 1.1
+        plot_atoms(environment, ax, rotation="25x,35y,0z", radii=radii)
+        neighbours = ", ".join(f"{n} {e}" for e, n in sorted(Counter(symbols[1:]).items()))
+        label = f"P{p}: {symbols[0]} centre; {neighbours}"
+        strongest = table[table["prototype"] == p].head(1)
+        if len(strongest):
+            row = strongest.iloc[0]
+            effect = prototype_effect(row)
+            label += f"\nmore {row['region']} atoms like it → {effect}"
+        ax.set_title(label, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def prototype_effect(row):
+    """What more atoms like a prototype do, from a prototype-table row."""
+    if not row["mean_abs_shap"] > 0:
+        return "unused by the model"
+    return {1: "more stable", -1: "less stable"}.get(int(row["direction"]), "no trend")
+
+
 def _profile_axes(ax, profile, elements):
     """Stacked element fractions per layer, atoms per layer written above the bars."""
     from ase.data import atomic_numbers

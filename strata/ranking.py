@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from strata.prior import LinearPrior, group_centred, prior_design
+from strata.prototypes import Prototypes
 from strata.settings import ModelSettings
 
 MAX_LEVELS = 31  # length of LightGBM's default label_gain
@@ -203,6 +204,9 @@ class Surrogate:
         Bootstrap members; the spread of their scores is the uncertainty.
     info : dict
         Training facts (rows, groups, seed, prior alpha).
+    prototypes : strata.prototypes.Prototypes or None
+        The prototype environments whose features (the last columns of ``feature_names``)
+        the model was trained on (``model.prototypes``); every scored ordering needs them.
     """
 
     feature_names: list
@@ -210,6 +214,7 @@ class Surrogate:
     main: _Member
     members: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    prototypes: Prototypes | None = None
 
     def _matrix(self, features):
         if isinstance(features, pd.DataFrame):
@@ -254,6 +259,7 @@ class Surrogate:
             "feature_names": list(self.feature_names),
             "settings": self.settings.to_dict(),
             "info": self.info,
+            "prototypes": self.prototypes.to_dict() if self.prototypes else None,
             "prior": self.main.prior.to_dict() if self.main.prior else None,
             "members": [
                 {"booster": m.booster.model_to_string() if m.booster is not None else None,
@@ -285,7 +291,9 @@ def load_surrogate(path):
     return Surrogate(feature_names=sidecar["feature_names"],
                      settings=ModelSettings.from_config(sidecar["settings"]),
                      main=_Member(booster, prior(sidecar["prior"])), members=members,
-                     info=sidecar["info"])
+                     info=sidecar["info"],
+                     prototypes=(Prototypes.from_dict(sidecar["prototypes"])
+                                 if sidecar.get("prototypes") else None))
 
 
 def fit_surrogate(features, energy, groups, settings, seed=0):

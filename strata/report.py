@@ -190,6 +190,9 @@ def _model_section(round_, batch, labelled, explained):
     if shap is None or shap.empty:
         return body
     features = labelled.set_index("structure_id")
+    extra = explained.get("prototype_features")
+    if extra is not None and len(extra.columns) > 1:  # the train stage's prototype features
+        features = features.join(extra.set_index("structure_id"))
     values = shap[shap_columns(shap)].set_axis(shap["structure_id"])
     values = values[values.index.isin(features.index)]  # feature values come from labelled
     if values.empty:
@@ -202,6 +205,28 @@ def _model_section(round_, batch, labelled, explained):
     body += figure_html(figures.beeswarm_figure(values, data), "SHAP beeswarm")
     body += figure_html(figures.importance_figure(values), "mean |SHAP| bar")
     return body
+
+
+def _prototypes_section(explained):
+    """The prototype environments (``model.prototypes``): each one's exemplar pictured, and
+    what more atoms like it in a region do to the score ("" without prototypes)."""
+    table, environments = explained.get("prototypes"), explained.get("environments")
+    if table is None or table.empty or not environments:
+        return ""
+    body = "<h2 id='prototypes'>Prototype environments</h2>" + _para(
+        f"{len(environments)} prototype environments learned by K-means from every labelled "
+        "atom's local invariants (descriptors.local) and its element; each structure's "
+        "features include, per region, the share of its atoms nearest each prototype. "
+        "Pictured: the real atom closest to each prototype (large) with its bonded neighbours "
+        "(small; the prototype also sees farther atoms within the cut-off). direction: +1 "
+        "when more of the region's atoms like the prototype raise the score (predicted more "
+        "stable), −1 when they lower it.")
+    body += figure_html(figures.prototypes_figure(environments, table), "prototype environments")
+    shown = table.copy()
+    shown["effect"] = [f"more {row.region} atoms like P{row.prototype} → "
+                       + figures.prototype_effect(row._asdict()) for row in shown.itertuples()]
+    columns = ["effect", "mean_abs_shap", "mean_share", "centre", "atoms", "structure_id"]
+    return body + table_html(shown[columns].head(12).round(4), "prototypes")
 
 
 def _layers_section(explained, ablation):
@@ -313,6 +338,7 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
     batch = labelled[labelled["round"] == round_]
     body = _progress_section(metrics[metrics["round"] <= round_], times)
     body += _model_section(round_, batch, labelled, explained)
+    body += _prototypes_section(explained)
     if explained:
         body += _layers_section(explained, ablation)
     body += _structures_section(best, batch, labelled, settings, elements)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from strata import evaluation, files, mpi, ranking, search, selection
+from strata import evaluation, files, generation, mpi, ranking, search, selection
 from strata import explain as explain_module
 from strata import reference as reference_module
 from strata.store import compute_cached
@@ -117,7 +117,8 @@ def describe(campaign, results):
 
 
 def fit_model(campaign, labelled):
-    """The surrogate trained on every structure of ``labelled`` (failed ones left out).
+    """The surrogate trained on every structure of ``labelled`` (failed ones left out), with
+    its prototype environments (``model.prototypes``; :func:`learn_prototypes`).
 
     Raises
     ------
@@ -131,28 +132,94 @@ def fit_model(campaign, labelled):
             "status=failed`); failed calculations are not stored, so fix the reference "
             "settings and rerun")
     settings = campaign.settings
-    return ranking.fit_surrogate(
-        labelled[files.feature_columns(labelled)], labelled["energy"].to_numpy(),
-        ranking.groups_of(labelled, settings.model), settings.model, settings.seed)
+    prototypes = learn_prototypes(campaign, labelled)
+    table = with_prototypes(campaign, labelled, prototypes)
+    surrogate = ranking.fit_surrogate(
+        table[files.feature_columns(table)], table["energy"].to_numpy(),
+        ranking.groups_of(table, settings.model), settings.model, settings.seed)
+    surrogate.prototypes = prototypes
+    return surrogate
+
+
+def learn_prototypes(campaign, labelled):
+    """``model.prototypes`` prototype environments of the labelled structures' atoms
+    (:meth:`strata.featurizer.Featurizer.learn_prototypes`), None when 0."""
+    count = campaign.settings.model.prototypes
+    if not count:
+        return None
+    return campaign.featurizer.learn_prototypes(
+        labelled["template"].to_numpy(int), list(labelled["codes"]),
+        labelled["structure_id"].astype(str).to_numpy(), count, campaign.settings.seed)
+
+
+def with_prototypes(campaign, labelled, prototypes):
+    """``labelled`` with the prototype features of each structure appended (the columns
+    :attr:`strata.prototypes.Prototypes.names`); ``labelled`` itself when None."""
+    if prototypes is None:
+        return labelled
+    featurizer = campaign.featurizer
+    X = np.empty((len(labelled), len(prototypes.names)))
+    templates = labelled["template"].to_numpy(int)
+    for template in np.unique(templates):
+        rows = np.flatnonzero(templates == template)
+        codes = np.stack(labelled["codes"].to_numpy()[rows])
+        X[rows] = featurizer.prototype_features(template, codes, prototypes)
+    features = pd.DataFrame(X, columns=prototypes.names, index=labelled.index)
+    return pd.concat([labelled, features], axis=1)
 
 
 def train(campaign, round_, labelled):
     """The surrogate of a round (:func:`fit_model`) and the round's metrics (the new batch
-    scores the model that chose it; cross-validation on every label; the regret is the
-    reports', :func:`strata.evaluation.with_regret`)."""
+    scores the model that chose it; cross-validation on every label, prototype features
+    included; the regret is the reports', :func:`strata.evaluation.with_regret`)."""
     settings = campaign.settings
-    metrics = evaluation.round_metrics(labelled, round_, settings.model, settings.seed,
+    surrogate = fit_model(campaign, labelled)
+    metrics = evaluation.round_metrics(with_prototypes(campaign, labelled, surrogate.prototypes),
+                                       round_, settings.model, settings.seed,
                                        settings.batch_size)
-    return fit_model(campaign, labelled), metrics
+    return surrogate, metrics
 
 
 def explain(campaign, labelled, surrogate):
     """What the surrogate of a round has learnt, as tables: SHAP values, SHAP mass per
     region, the region ablation and the layer-weight table
-    (:func:`strata.explain.explain_round`)."""
+    (:func:`strata.explain.explain_round`), its prototype environments
+    (:func:`strata.explain.prototype_table`; no rows without) and the prototype features of
+    every labelled structure (``prototype_features``: not in the describe stage's tables)."""
     settings = campaign.settings
-    return explain_module.explain_round(labelled, surrogate, surrogate.settings,
-                                        settings.report, settings.seed, settings.batch_size)
+    table = with_prototypes(campaign, labelled, surrogate.prototypes)
+    tables = explain_module.explain_round(table, surrogate, surrogate.settings,
+                                          settings.report, settings.seed, settings.batch_size)
+    tables["prototypes"] = explain_module.prototype_table(surrogate.prototypes, tables["shap"],
+                                                          table, campaign.elements)
+    names = surrogate.prototypes.names if surrogate.prototypes is not None else []
+    tables["prototype_features"] = table[["structure_id", *names]]
+    return tables
+
+
+def prototype_environments(campaign, labelled, prototypes):
+    """The exemplar of each prototype as :class:`ase.Atoms`: its central atom first, then its
+    bonded neighbours (the template's neighbour graph) on its structure's lattice ordering,
+    centred at the origin; ``info`` holds ``prototype``, ``structure_id`` and ``centre``."""
+    if prototypes is None:
+        return []
+    by_id = labelled.set_index(labelled["structure_id"].astype(str))
+    out = []
+    for p, exemplar in enumerate(prototypes.exemplars):
+        row = by_id.loc[exemplar["structure_id"]]
+        template = int(row["template"])
+        atoms = generation.structure_atoms(campaign.templates[template], row["codes"],
+                                           campaign.elements)
+        centre = exemplar["atom"]
+        bonds = campaign.featurizer.topologies[template].bonds
+        near = np.unique(np.concatenate([bonds[bonds[:, 0] == centre, 1],
+                                         bonds[bonds[:, 1] == centre, 0]]))
+        environment = atoms[[centre, *near]]
+        environment.positions -= environment.positions[0]
+        environment.info = {"prototype": p, "structure_id": exemplar["structure_id"],
+                            "centre": int(centre)}
+        out.append(environment)
+    return out
 
 
 @dataclass

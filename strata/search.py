@@ -247,7 +247,8 @@ def candidate_pool(campaign, labelled, surrogate, rng):
         frames.append(frame)
     pool = pd.concat(frames, ignore_index=True)
     # scored once, by the search; the ensemble's spread needs the features once more
-    pool["uncertainty"] = surrogate.uncertainty(_features(campaign.featurizer, pool))
+    pool["uncertainty"] = surrogate.uncertainty(_features(campaign.featurizer, pool,
+                                                          surrogate.prototypes))
     pool["group"] = ranking.group_names_of(pool, surrogate.settings)  # scores compare within
     order = np.argsort(-pool["score"].to_numpy(), kind="stable")
     return pool.iloc[order].reset_index(drop=True)[POOL_COLUMNS]
@@ -269,9 +270,10 @@ def _targets(campaign, labelled, surrogate):
             targets.append((composition, Target(
                 template=t, counts=counts, seeds=seeds, positions=template.positions,
                 shells=featurizer.shells(t), coordination=featurizer.coordination(t),
-                score=_on_template(featurizer, t, surrogate.score),
+                score=_on_template(featurizer, t, surrogate.score, surrogate.prototypes),
                 keys=lambda codes, t=t: campaign.keys(t, codes), labelled_keys=labelled_keys,
-                priors=_on_template(featurizer, t, surrogate.prior_scores),
+                priors=_on_template(featurizer, t, surrogate.prior_scores,
+                                    surrogate.prototypes),
                 bonds=featurizer.topologies[t].bonds)))
     return targets
 
@@ -297,18 +299,22 @@ def _seeds(labelled, composition, template, n, n_atoms):
     return np.stack(rows["codes"].to_numpy()[:n])
 
 
-def _on_template(featurizer, template, score):
+def _on_template(featurizer, template, score, prototypes=None):
     """``score`` of a feature table (e.g. :meth:`strata.ranking.Surrogate.score`) as a
-    function of orderings ``codes`` (2-D) of one template."""
+    function of orderings ``codes`` (2-D) of one template (with the model's ``prototypes``)."""
+    names = featurizer.names_with(prototypes)
+
     def of_codes(codes):
-        return score(pd.DataFrame(featurizer(template, codes), columns=featurizer.names))
+        return score(pd.DataFrame(featurizer(template, codes, prototypes), columns=names))
 
     return of_codes
 
 
-def _features(featurizer, pool):
-    """Feature table of the pool's orderings (by template), columns ``featurizer.names``."""
-    X = np.empty((len(pool), len(featurizer.names)))
+def _features(featurizer, pool, prototypes=None):
+    """Feature table of the pool's orderings (by template), columns
+    ``featurizer.names_with(prototypes)``."""
+    names = featurizer.names_with(prototypes)
+    X = np.empty((len(pool), len(names)))
     for t, rows in pool.groupby("template", sort=False).groups.items():
-        X[rows] = featurizer(int(t), np.stack(pool.loc[rows, "codes"].to_numpy()))
-    return pd.DataFrame(X, columns=list(featurizer.names))
+        X[rows] = featurizer(int(t), np.stack(pool.loc[rows, "codes"].to_numpy()), prototypes)
+    return pd.DataFrame(X, columns=names)

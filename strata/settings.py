@@ -117,6 +117,7 @@ class ModelSettings(_Section):
     prior_weight: float
     prior_features: str
     prior_blocks: tuple
+    prototypes: int
     region_weights: MappingProxyType
     ensemble_size: int
     group_by_template: bool | str

@@ -159,3 +159,37 @@ def test_round_page_says_what_each_block_is_for_and_its_shap_share(mini, explain
     assert "shell-averaged over neighbours" in html
     assert "descriptors.blocks" not in report.round_page(
         1, mini["metrics"], mini["labelled"], explained, settings=SETTINGS, elements=ELEMENTS)
+
+
+def test_round_page_draws_each_prototype_with_its_shap_direction(tmp_path):
+    """A campaign with model.prototypes: the explain tables and exemplar environments, through
+    their files (as the rules), give a section picturing every prototype; a model without
+    prototypes (empty files) gets none."""
+    from test_prototypes import CAMPAIGN, as_snakemake_reads_it
+
+    from strata import rounds
+    from strata.campaign import Campaign
+
+    campaign = Campaign.from_config(as_snakemake_reads_it(CAMPAIGN))
+    records = list(rounds.run(campaign))
+    labelled, surrogate = records[-1].labelled, records[-1].surrogate
+    tables = rounds.explain(campaign, labelled, surrogate)
+    for name, table in tables.items():
+        files.write_csv(table, tmp_path / f"{name}.csv")
+    explained = {name: pd.read_csv(tmp_path / f"{name}.csv") for name in tables}
+    files.write_structures(rounds.prototype_environments(campaign, labelled,
+                                                         surrogate.prototypes),
+                           tmp_path / "prototypes.extxyz")
+    explained["environments"] = files.read_structures(tmp_path / "prototypes.extxyz")
+    metrics = pd.concat([r.metrics for r in records], ignore_index=True)
+    html = report.round_page(2, metrics, labelled, explained,
+                             settings=campaign.settings.descriptors,
+                             elements=list(campaign.elements))
+    assert "id='prototypes'" in html
+    assert "<img alt='prototype environments'" in html
+    assert f"atoms like P{int(explained['prototypes']['prototype'].iloc[0])} →" in html
+    empty = {**explained, "prototypes": explained["prototypes"].iloc[:0],
+             "environments": []}
+    assert "id='prototypes'" not in report.round_page(
+        2, metrics, labelled, empty, settings=campaign.settings.descriptors,
+        elements=list(campaign.elements))

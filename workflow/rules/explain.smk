@@ -15,6 +15,9 @@ rule explain_model:
         regions="results/round_{round}/explain/regions.csv",
         ablation="results/round_{round}/explain/ablation.csv",
         weighting="results/round_{round}/explain/weighting.csv",
+        prototypes="results/round_{round}/explain/prototypes.csv",
+        prototype_features="results/round_{round}/explain/prototype_features.csv",
+        environments="results/round_{round}/explain/prototypes.extxyz",
     log:
         "results/round_{round}/logs/explain_model.log",
     benchmark:
@@ -22,6 +25,8 @@ rule explain_model:
     conda:
         "../../envs/strata.yaml"
     params:
-        campaign=campaign_params("seed", "batch_size", report=EXPLAIN_REPORT),
+        campaign=campaign_params(
+            "descriptors", "seed", "batch_size", report=EXPLAIN_REPORT
+        ),
     script:
         "../../scripts/explain_model.py"

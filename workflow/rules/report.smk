@@ -33,6 +33,9 @@ rule report_round:
         regions="results/round_{round}/explain/regions.csv",
         ablation="results/round_{round}/explain/ablation.csv",
         weighting="results/round_{round}/explain/weighting.csv",
+        prototypes="results/round_{round}/explain/prototypes.csv",
+        prototype_features="results/round_{round}/explain/prototype_features.csv",
+        environments="results/round_{round}/explain/prototypes.extxyz",
         best="results/round_{round}/best.extxyz",
     output:
         report=report(

@@ -18,6 +18,6 @@ rule train_model:
         "../../envs/strata.yaml"
     params:
         # not ground_truth_energy: the regret is the reports' (a change reruns only them)
-        campaign=campaign_params("model", "batch_size", "seed"),
+        campaign=campaign_params("descriptors", "model", "batch_size", "seed"),
     script:
         "../../scripts/train_model.py"
