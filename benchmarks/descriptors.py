@@ -58,7 +58,10 @@ def per_structure(template, codes, settings) -> float:
 
 
 BLOCK_SETS = (("layers",), ("layers", "local"), ("layers", "long_range"),
-              ("layers", "local", "long_range"))
+              ("layers", "local", "long_range"), ("layers", "prototypes"),
+              ("layers", "local", "prototypes"))
+#: prototype environments of the "prototypes" rows (model.prototypes of the presets)
+N_PROTOTYPES = 8
 
 
 def block_sets(template, codes) -> None:
@@ -69,15 +72,21 @@ def block_sets(template, codes) -> None:
     print(f"{'blocks':<30}{'features':>9}{'template s':>12}{'pool s':>9}{'x layers':>10}")
     base = None
     for blocks in BLOCK_SETS:
-        settings = DescriptorSettings.from_config(["Pt", "Au"], {"blocks": list(blocks)})
+        described = [b for b in blocks if b != "prototypes"]
+        settings = DescriptorSettings.from_config(["Pt", "Au"], {"blocks": described})
         start = time.perf_counter()
         featurizer = Featurizer([template], settings)
+        prototypes = None
+        if "prototypes" in blocks:  # learned as the train stage does, on 50 labelled orderings
+            prototypes = featurizer.learn_prototypes(
+                np.zeros(50, int), list(codes[:50]), [str(i) for i in range(50)],
+                N_PROTOTYPES, 0)
         prepared = time.perf_counter()
-        featurizer(0, codes)
+        featurizer(0, codes, prototypes)
         done = time.perf_counter()
         base = base or done - prepared
-        print(f"{'+'.join(blocks):<30}{len(featurizer.names):>9}{prepared - start:>12.2f}"
-              f"{done - prepared:>9.2f}{(done - prepared) / base:>10.1f}")
+        print(f"{'+'.join(blocks):<30}{len(featurizer.names_with(prototypes)):>9}"
+              f"{prepared - start:>12.2f}{done - prepared:>9.2f}{(done - prepared) / base:>10.1f}")
 
 
 def main(argv=None) -> None:

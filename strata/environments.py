@@ -109,10 +109,10 @@ class PairExpansion:
 
     Attributes
     ----------
-    pairs : list of ndarray or None
-        With ``lattice``, one per degree l, shape (n_atoms, n_atoms · (2l + 1) · n_radial):
-        row ``j`` holds the coefficients of atom ``j``'s density (or potential) in the
-        expansion around every atom ``i``.
+    pairs : ndarray or None
+        With ``lattice``, shape (n_atoms, n_atoms · n_coefficients): row ``j`` holds the
+        coefficients of atom ``j``'s density (or potential) in the expansion around every
+        atom ``i``, ordered (i, l, m, n).
     """
 
     def __init__(self, topology: Topology, block, elements, lattice: bool = True):
@@ -122,14 +122,27 @@ class PairExpansion:
         self.n_elements = len(self.elements)
         self.pairs = None
         if lattice:
-            pairs = _PAIRS[block.name](topology.positions, block)
-            self._totals = [p.sum(axis=1) for p in pairs]  # every site occupied: (i, m, r)
-            self.pairs = [p.transpose(1, 0, 2, 3).reshape(len(p), -1) for p in pairs]  # (j, imr)
+            n_atoms = topology.n_atoms
+            per_degree = _PAIRS[block.name](topology.positions, block)  # per l: (i, j, m, r)
+            self.pairs = np.concatenate([p.transpose(1, 0, 2, 3).reshape(n_atoms, n_atoms, -1)
+                                         for p in per_degree], axis=2).reshape(n_atoms, -1)
+            # every site occupied: (i, lmr); Σ_m per (l, r) with 1/sqrt(2l+1): (lmr, lr)
+            self._total = self.pairs.reshape(n_atoms, n_atoms, -1).sum(axis=0)
+            self._sum_m = _sum_over_m(block)
+            self._total_spectrum = (self._total * self._total) @ self._sum_m  # (i, lr)
             # Σ_m (site j's coefficients around i) · (all sites' coefficients around i)
-            self._against_total = [np.einsum("ijmr,imr->jir", p, t).reshape(len(p), -1)
-                                   for p, t in zip(pairs, self._totals, strict=True)]
-            self._total_spectrum = [(t * t).sum(axis=1) for t in self._totals]  # (i, r)
+            self._against_total = ((self.pairs.reshape(n_atoms, n_atoms, -1) * self._total[None])
+                                   @ self._sum_m).reshape(n_atoms, -1)  # (j, i·lr)
         self.averaging = _shell_averaging(topology)
+
+    def _free_coefficients(self, codes):
+        """Occupations of every element but the last, (n · free, n_atoms), and their
+        coefficients (n, free, n_atoms, lmr)."""
+        n, n_atoms = codes.shape
+        free = self.n_elements - 1  # the last element's share is the total minus the others
+        occupation = (codes[:, None, :] == np.arange(free)[None, :, None]).astype(float)
+        flat = occupation.reshape(n * free, n_atoms)
+        return flat, (flat @ self.pairs).reshape(n, free, n_atoms, -1)
 
     def expansion(self, codes: np.ndarray) -> list[np.ndarray]:
         """Coefficients of orderings ``codes`` (n, n_atoms): per l, shape
@@ -138,15 +151,16 @@ class PairExpansion:
         if self.pairs is None:
             each = [self._direct(ordering) for ordering in codes]
             return [np.stack([e[degree] for e in each]) for degree in range(len(each[0]))]
-        n, n_atoms = codes.shape
-        free = self.n_elements - 1  # the last element's share is the total minus the others
-        occupation = (codes[:, None, :] == np.arange(free)[None, :, None]).astype(float)
-        flat = occupation.reshape(n * free, n_atoms)
-        out = []
-        for pair, total in zip(self.pairs, self._totals, strict=True):
-            product = (flat @ pair).reshape(n, free, n_atoms, *total.shape[1:])
-            last = total[None] - product.sum(axis=1)
-            out.append(np.concatenate([product, last[:, None]], axis=1).transpose(0, 2, 1, 3, 4))
+        _, free = self._free_coefficients(codes)
+        every = np.concatenate([free, (self._total[None] - free.sum(axis=1))[:, None]], axis=1)
+        n, n_atoms, radial = len(codes), self.topology.n_atoms, self.block.max_radial + 1
+        out, start = [], 0
+        for degree in range(self.block.max_angular + 1):
+            size = (2 * degree + 1) * radial
+            part = every[..., start:start + size].reshape(n, self.n_elements, n_atoms,
+                                                          2 * degree + 1, radial)
+            out.append(part.transpose(0, 2, 1, 3, 4))
+            start += size
         return out
 
     def _direct(self, ordering):
@@ -173,37 +187,37 @@ class PairExpansion:
     def _lattice_invariants(self, codes):
         """:meth:`invariants` from the pair coefficients, the last element's share written
         as the total minus the others': its power-spectrum terms are linear in the others'
-        coefficients (precomputed products with the total), which saves most of the work."""
+        coefficients (precomputed products with the total), which saves most of the work.
+        Each Σ_m is one matrix product (:func:`_sum_over_m`), written in place."""
         n, n_atoms = codes.shape
-        free = self.n_elements - 1
-        occupation = (codes[:, None, :] == np.arange(free)[None, :, None]).astype(float)
-        flat = occupation.reshape(n * free, n_atoms)
-        index = {pair: k for k, pair in enumerate(_pairs(self.n_elements))}
-        last = free
-        rho, spectra = None, []
-        for degree, pair in enumerate(self.pairs):
-            total = self._totals[degree]  # (i, m, r)
-            c = (flat @ pair).reshape(n, free, n_atoms, *total.shape[1:])  # (n, a, i, m, r)
-            linear = (flat @ self._against_total[degree]).reshape(n, free, n_atoms, -1)
-            if degree == 0:
-                others = c[:, :, :, 0, :]
-                rho = np.concatenate([others, (total[None, :, 0] - others.sum(axis=1))[:, None]],
-                                     axis=1).transpose(0, 2, 1, 3)  # (n, i, a, r)
-            quadratic = np.empty((n, free, free, n_atoms, total.shape[-1]))
-            for a in range(free):
-                for b in range(a, free):
-                    quadratic[:, a, b] = quadratic[:, b, a] = (c[:, a] * c[:, b]).sum(axis=2)
-            spectrum = np.empty((n, len(index), n_atoms, total.shape[-1]))
-            for (a, b), k in index.items():
-                if b < last:
-                    spectrum[:, k] = quadratic[:, a, b]
-                elif a < last:
-                    spectrum[:, k] = linear[:, a] - quadratic[:, a].sum(axis=1)
-                else:
-                    spectrum[:, k] = (self._total_spectrum[degree][None]
-                                      - 2 * linear.sum(axis=1) + quadratic.sum(axis=(1, 2)))
-            spectra.append(spectrum.transpose(0, 2, 1, 3) / np.sqrt(2 * degree + 1))
-        return _flat(rho, np.stack(spectra, axis=3))
+        n_elements, free = self.n_elements, self.n_elements - 1
+        radial = self.block.max_radial + 1
+        width = (self.block.max_angular + 1) * radial  # (l, r) per element pair
+        flat, c = self._free_coefficients(codes)  # c: (n, a, i, lmr)
+        linear = (flat @ self._against_total).reshape(n, free, n_atoms, width)
+        pairs = _pairs(n_elements)
+        out = np.empty((n, n_atoms, n_elements * radial + len(pairs) * width))
+        rho = c[..., :radial]  # l = 0 comes first, m = 0 only
+        for a in range(free):
+            out[:, :, a * radial:(a + 1) * radial] = rho[:, a]
+        out[:, :, free * radial:n_elements * radial] = self._total[None, :, :radial] - rho.sum(1)
+        quadratic = {}
+        for a in range(free):
+            for b in range(a, free):
+                product = (c[:, a] * c[:, b]).reshape(-1, c.shape[-1]) @ self._sum_m
+                quadratic[a, b] = quadratic[b, a] = product.reshape(n, n_atoms, width)
+        start = n_elements * radial
+        for k, (a, b) in enumerate(pairs):
+            columns = slice(start + k * width, start + (k + 1) * width)
+            if b < free:
+                out[:, :, columns] = quadratic[a, b]
+            elif a < free:
+                out[:, :, columns] = linear[:, a] - sum(quadratic[a, x] for x in range(free))
+            else:
+                out[:, :, columns] = (self._total_spectrum[None] - 2 * linear.sum(axis=1)
+                                      + sum(quadratic[x, y] for x in range(free)
+                                            for y in range(free)))
+        return out
 
     def describe(self, codes: np.ndarray) -> np.ndarray:
         """Pooled block rows of orderings ``codes`` (n, n_atoms), in :func:`block_names` order."""
@@ -221,7 +235,9 @@ class PairExpansion:
         pooled = []
         for _ in range(self.block.shells + 1):
             pooled.append(weights @ per_atom)  # (n, r·e, f)
-            weights = weights @ self.averaging  # one more shell: w P^k X = (w P^k) X
+            # one more shell: w P^k X = (w P^k) X, as one matrix product
+            weights = (weights.reshape(-1, len(self.averaging)) @ self.averaging).reshape(
+                weights.shape)
         return np.stack(pooled, axis=2).reshape(len(codes), -1)  # (n, r·e, k, f)
 
 
@@ -240,6 +256,17 @@ def _shell_averaging(topology: Topology) -> np.ndarray:
     i, j = topology.bonds.T
     matrix[i, j] = matrix[j, i] = 1.0
     return matrix / matrix.sum(axis=1, keepdims=True)
+
+
+def _sum_over_m(block):
+    """Matrix (lmr, lr) summing coefficient products over m with 1/sqrt(2l + 1)."""
+    radial = block.max_radial + 1
+    rows = []
+    for degree in range(block.max_angular + 1):
+        one = np.zeros((block.max_angular + 1, radial, radial))
+        one[degree] = np.eye(radial) / np.sqrt(2 * degree + 1)
+        rows += [one.reshape(-1, radial).T.reshape(radial, -1)] * (2 * degree + 1)
+    return np.concatenate(rows)
 
 
 def _empty_coefficients(n_atoms, n_columns, block):
