@@ -134,6 +134,7 @@ class PairExpansion:
             self._against_total = ((self.pairs.reshape(n_atoms, n_atoms, -1) * self._total[None])
                                    @ self._sum_m).reshape(n_atoms, -1)  # (j, i·lr)
         self.averaging = _shell_averaging(topology)
+        self._last = None  # (codes, invariants) of the last call: the prototypes reuse them
 
     def _free_coefficients(self, codes):
         """Occupations of every element but the last, (n · free, n_atoms), and their
@@ -174,7 +175,14 @@ class PairExpansion:
         return out
 
     def invariants(self, codes: np.ndarray) -> np.ndarray:
-        """Per-atom invariants (n, n_atoms, len(invariant_names)) of orderings ``codes``."""
+        """Per-atom invariants (n, n_atoms, len(invariant_names)) of orderings ``codes``; the
+        same orderings twice in a row (a chunk's descriptor, then its prototype features) are
+        computed once."""
+        if self._last is None or not np.array_equal(self._last[0], codes):
+            self._last = (codes.copy(), self._invariants(codes))
+        return self._last[1]
+
+    def _invariants(self, codes):
         if self.pairs is not None:
             return self._lattice_invariants(codes)
         coefficients = self.expansion(codes)

@@ -42,14 +42,24 @@ class Featurizer:
 
     def __call__(self, template, codes, prototypes=None):
         """Feature matrix of orderings ``codes`` (2-D) of template index ``template``, columns
-        :meth:`names_with` ``prototypes`` (a :class:`strata.prototypes.Prototypes` or None)."""
+        :meth:`names_with` ``prototypes`` (a :class:`strata.prototypes.Prototypes` or None).
+        With prototypes, chunk by chunk: the local block's per-atom invariants of a chunk serve
+        its descriptor and its prototype features
+        (:meth:`strata.environments.PairExpansion.invariants` keeps the last chunk's)."""
+        if prototypes is None or not len(codes):
+            X = describe_orderings(self.topologies[template], codes, self.settings,
+                                   self._expansions_of(template))
+            return X if prototypes is None else np.empty((0, len(self.names_with(prototypes))))
+        return np.concatenate([
+            np.hstack([self(template, codes[s:s + _CHUNK]),
+                       self.prototype_features(template, codes[s:s + _CHUNK], prototypes)])
+            for s in range(0, len(codes), _CHUNK)])
+
+    def _expansions_of(self, template):
+        """The environment blocks of a template (:func:`expansions_of`), built on first use."""
         if template not in self._expansions:
             self._expansions[template] = expansions_of(self.topologies[template], self.settings)
-        X = describe_orderings(self.topologies[template], codes, self.settings,
-                               self._expansions[template])
-        if prototypes is None:
-            return X
-        return np.hstack([X, self.prototype_features(template, codes, prototypes)])
+        return self._expansions[template]
 
     def names_with(self, prototypes=None):
         """Column names of :meth:`__call__` with ``prototypes``."""
@@ -58,9 +68,10 @@ class Featurizer:
     def environments(self, template, codes):
         """Per-atom environment vectors (n, n_atoms, f) of orderings ``codes`` of a template:
         the local block's invariants and the central element
-        (:func:`strata.prototypes.environments`)."""
+        (:func:`strata.prototypes.environments`); the local block of the descriptor when it
+        is in use."""
         if template not in self._local:
-            known = [e for e in self._expansions.get(template, []) if e.block.name == "local"]
+            known = [e for e in self._expansions_of(template) if e.block.name == "local"]
             self._local[template] = known[0] if known else PairExpansion(
                 self.topologies[template], self.settings.local, self.settings.elements)
         expansion = self._local[template]

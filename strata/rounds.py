@@ -125,6 +125,12 @@ def fit_model(campaign, labelled):
     NothingToTrainOn
         When every reference calculation so far failed.
     """
+    return _fitted(campaign, labelled)[0]
+
+
+def _fitted(campaign, labelled):
+    """:func:`fit_model`'s surrogate and the table it was trained on (prototype features
+    appended, :func:`with_prototypes`)."""
     if not labelled["energy"].notna().any():
         raise NothingToTrainOn(
             "every reference calculation so far failed (see 'reason' in "
@@ -138,7 +144,7 @@ def fit_model(campaign, labelled):
         table[files.feature_columns(table)], table["energy"].to_numpy(),
         ranking.groups_of(table, settings.model), settings.model, settings.seed)
     surrogate.prototypes = prototypes
-    return surrogate
+    return surrogate, table
 
 
 def learn_prototypes(campaign, labelled):
@@ -173,9 +179,8 @@ def train(campaign, round_, labelled):
     scores the model that chose it; cross-validation on every label, prototype features
     included; the regret is the reports', :func:`strata.evaluation.with_regret`)."""
     settings = campaign.settings
-    surrogate = fit_model(campaign, labelled)
-    metrics = evaluation.round_metrics(with_prototypes(campaign, labelled, surrogate.prototypes),
-                                       round_, settings.model, settings.seed,
+    surrogate, table = _fitted(campaign, labelled)
+    metrics = evaluation.round_metrics(table, round_, settings.model, settings.seed,
                                        settings.batch_size)
     return surrogate, metrics
 
