@@ -37,6 +37,8 @@ include: "workflow/rules/reference.smk"
 include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/explain.smk"
+include: "workflow/rules/formula.smk"
+include: "workflow/rules/chart.smk"
 include: "workflow/rules/report.smk"
 
 

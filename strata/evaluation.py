@@ -26,26 +26,51 @@ def batch_metrics(batch, k, settings):
     return {f"batch.{name}": value for name, value in figures.items() if name != "n_groups"}
 
 
+def folds_of(n, seed, folds=5):
+    """Fold index of each of ``n`` labelled structures: structures are split, never groups, so
+    each composition is in every fold. Every cross-validation of a round uses these folds."""
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
+def out_of_fold(labelled, fit, seed, folds=5):
+    """Out-of-fold predictions of ``fit(train_rows) -> predict(test_rows) -> array`` over the
+    labelled structures with a finite energy (:func:`folds_of`); those rows and the
+    predictions, or None when there are fewer than ``2 * folds`` of them."""
+    ok = labelled[np.isfinite(labelled["energy"])].reset_index(drop=True)
+    if len(ok) < 2 * folds:
+        return None
+    fold_of = folds_of(len(ok), seed, folds)
+    predicted = np.empty(len(ok))
+    for train, test in GroupKFold(n_splits=folds).split(ok, groups=fold_of):
+        predicted[test] = fit(ok.iloc[train])(ok.iloc[test])
+    return ok, predicted
+
+
+def surrogate_fit(settings, seed):
+    """``fit`` of :func:`out_of_fold` for the surrogate: trained on the training rows, scoring
+    the others (higher = more stable). The main booster is fitted first with the same seed, so
+    the bootstrap ensemble, which changes no score, is skipped."""
+    settings = settings.replace(ensemble_size=0)
+
+    def fit(train):
+        features = feature_columns(train)
+        surrogate = ranking.fit_surrogate(train[features], train.energy.to_numpy(),
+                                          ranking.groups_of(train, settings), settings, seed)
+        return lambda test: surrogate.score(test[features])
+
+    return fit
+
+
 def cross_validated_metrics(labelled, settings, seed, k, folds=5):
     """K-fold metrics of the surrogate on every labelled structure (within composition).
 
     Folds split structures, never groups: each structure is scored by a model that was
     trained on the other folds of every composition.
     """
-    ok = labelled[np.isfinite(labelled["energy"])].reset_index(drop=True)
-    if len(ok) < 2 * folds:
+    done = out_of_fold(labelled, surrogate_fit(settings, seed), seed, folds)
+    if done is None:
         return {}
-    features = ok[feature_columns(ok)]
-    # the main booster is fitted first with the same seed: the ensemble changes no score
-    settings = settings.replace(ensemble_size=0)
-    fold_of = np.random.default_rng(seed).permutation(len(ok)) % folds
-    score = np.empty(len(ok))
-    for train, test in GroupKFold(n_splits=folds).split(ok, groups=fold_of):
-        surrogate = ranking.fit_surrogate(
-            features.iloc[train], ok.energy.to_numpy()[train],
-            ranking.groups_of(ok.iloc[train], settings), settings, seed,
-        )
-        score[test] = surrogate.score(features.iloc[test])
+    ok, score = done
     table = ok[["energy"]].assign(score=score, group=ranking.group_names_of(ok, settings))
     figures = metrics.grouped_metrics(table, "group", "energy", "score", k)
     return {f"cv.{name}": value for name, value in figures.items() if name != "n_groups"}

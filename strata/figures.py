@@ -347,3 +347,99 @@ def _profile_axes(ax, profile, elements):
     ax.set_ylim(0, 1.1)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("composition per layer", fontsize=9)
+
+
+# ----------------------------------------------------------------------------- formula
+
+def parity_figure(parity):
+    """Out-of-fold ΔE of the formula and of the model against the reference ΔE (eV).
+
+    Parameters
+    ----------
+    parity : pandas.DataFrame
+        ``delta_e`` and one column per method (:func:`strata.formula.formula_tables`).
+    """
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    for method, style in (("model", dict(marker="s", color="#bbbbbb", s=18)),
+                          ("linear fit", dict(marker="^", color="#7570b3", s=14, alpha=0.6)),
+                          ("formula", dict(marker="o", color="#d95f02", s=22))):
+        if method in parity:
+            ax.scatter(parity["delta_e"], parity[method], label=method, zorder=3, **style)
+    low = float(np.nanmin(parity[["delta_e", *[m for m in ("formula", "model")
+                                                if m in parity]]].to_numpy()))
+    high = float(np.nanmax(parity["delta_e"]))
+    ax.plot([low, high], [low, high], color="#444", lw=0.8, zorder=1)
+    ax.set_xlabel("reference ΔE within composition (eV)")
+    ax.set_ylabel("cross-validated prediction (eV)")
+    ax.set_title("Formula parity (out of fold)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- chart
+
+def chart_figure(points, families, path=None):
+    """The chart: every computed structure coloured by energy above its composition's best,
+    the round's batch ringed, the pool sample grey, the best starred (and, with ``path``, the
+    best structure of each round joined in order); beside it, energy per motif family.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        :func:`strata.rounds.chart` points.
+    families : pandas.DataFrame
+        Its families table.
+    path : pandas.DataFrame, optional
+        ``x``, ``y`` and ``round`` of the best structure after each round.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
+    _map_axes(axes[0], points, path)
+    _family_axes(axes[1], points, families)
+    fig.tight_layout()
+    return fig
+
+
+def _map_axes(ax, points, path):
+    pool = points[points["kind"] == "pool"]
+    ax.scatter(pool["x"], pool["y"], s=8, color="#cccccc", label="pool sample", zorder=1)
+    done = points[points["kind"] != "pool"]
+    shown = ax.scatter(done["x"], done["y"], c=done["e_rel"], cmap="viridis_r", s=22, zorder=2,
+                       vmin=0, vmax=max(float(np.nanpercentile(done["e_rel"], 90)), 1e-6))
+    plt.colorbar(shown, ax=ax, label="energy above best of composition (eV)")
+    batch = done[done["kind"] == "batch"]
+    ax.scatter(batch["x"], batch["y"], s=70, facecolors="none", edgecolors="#d62728", lw=1.3,
+               label="this round's batch", zorder=3)
+    if path is not None and len(path):
+        ax.plot(path["x"], path["y"], "-", color="#d62728", lw=1, alpha=0.7, zorder=3,
+                label="best after each round")
+    best = done.loc[done["e_rel"].idxmin()] if len(done) else None
+    if best is not None:
+        ax.scatter([best["x"]], [best["y"]], marker="*", s=260, color="#ffd92f",
+                   edgecolors="k", zorder=4, label=f"best ({best['structure_id']})")
+    for family, members in done[done["family"] >= 0].groupby("family"):
+        ax.annotate(f"F{family}", (members["x"].median(), members["y"].median()), fontsize=9,
+                    weight="bold", color="#333")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("Chart of the structures explored")
+    ax.legend(fontsize=7, loc="best")
+
+
+def _family_axes(ax, points, families):
+    done = points[(points["kind"] != "pool") & (points["family"] >= 0)]
+    if families.empty:
+        ax.text(0.5, 0.5, "no motif family yet", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    order = families.sort_values("best_e_rel")
+    for y, row in enumerate(order.itertuples()):
+        members = done[done["family"] == row.family]["e_rel"]
+        ax.scatter(members, np.full(len(members), y) + np.linspace(-0.2, 0.2, len(members)),
+                   s=12, color="#1b6ca8")
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"F{r.family} {r.name} ({r.members})" for r in order.itertuples()],
+                       fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("energy above best of composition (eV)")
+    ax.set_title("Motif families: which are stable")

@@ -27,7 +27,7 @@ LABEL_COLUMNS = ["structure_id", "round", "template", "composition", "origin", "
                  "reason", "energy", "wall_time", "pick", "predicted_rank", "score",
                  "uncertainty", "prerelax_steps", "relax_steps", "relax_converged", "fmax",
                  "magmom"]
-STAGES = ("generate", "select")  # the stages that draw random numbers
+STAGES = ("generate", "select", "chart")  # the stages that draw random numbers
 #: the rules of one round, in order (the reports' wall time per stage)
 ROUND_RULES = ("generate_candidates", "select_batch", "compute_reference",
                "describe_structures", "train_model", "explain_model", "report_round")

@@ -303,10 +303,130 @@ def _relaxation_section(batch, labelled):
     return body + "<h3>Batch of this round</h3>" + table_html(table.round(3), "relaxation")
 
 
+def _formula_section(formula):
+    """The round's formula of stability (rule ``formula``; "" when switched off)."""
+    if formula is None:
+        return ""
+    from strata.formula import verdict
+
+    table, parity = formula["formula"], formula["parity"]
+    body = "<h2 id='formula'>Formula of stability</h2>" + _para(
+        "The features the model uses most (largest mean |SHAP|) distilled by symbolic "
+        "regression (gplearn, + − × ÷, at most report.formula.max_size nodes) into an "
+        "expression of ΔE, the energy relative to the mean of its composition, scaled to eV by "
+        "least squares. Cross-validated on the model's folds next to a straight line on the "
+        "same features and the model itself (its scores mapped to eV by one line for the MAE).")
+    if table.empty:
+        return body + _para("Too few labelled structures for a cross-validated formula yet.")
+    row = table.set_index("method").loc["formula"]
+    body += f"<p class='summary'><b>{html.escape(str(row['expression']))}</b></p>"
+    body += "<ul>" + "".join(f"<li>{html.escape(v)}</li>"
+                              for v in str(row["variables"]).split("; ")) + "</ul>"
+    body += _para(html.escape(verdict(table)), "summary")
+    shown = table[["method", "spearman", "kendall", "mae_eV", "nodes"]].rename(
+        columns={"mae_eV": "MAE (eV)"})
+    body += table_html(shown.round(4), "formula")
+    return body + figure_html(figures.parity_figure(parity), "formula parity")
+
+
+def _chart_section(chart, settings, elements):
+    """The chart of the structures explored and its motif families (rule ``chart``)."""
+    if chart is None:
+        return ""
+    points, families, quality = chart["points"], chart["families"], chart["quality"]
+    q = quality.iloc[0]
+    encoding = ("per-element-pair radial distribution functions" if q["input"] == "rdf"
+                else "the layer descriptor")
+    body = "<h2 id='chart'>Chart of the structures explored</h2>" + _para(
+        f"Every computed structure and a sample of this round's pool, encoded by {encoding}, "
+        "mapped to two dimensions (PCA, then t-SNE started from the previous round's map and "
+        "aligned onto it, so that earlier points stay where they were); dense groups of "
+        "computed structures are motif families (HDBSCAN), named by their composition per "
+        "region. Grey: pool candidates not computed; ringed: this round's batch; star: the "
+        "best structure.")
+    body += _para(
+        f"Chart quality: trustworthiness {q['trustworthiness']:.3f} (1 = every map "
+        f"neighbourhood is one in the encoding); family purity against the round-0 motifs "
+        f"{q['purity']:.2f}; previous points moved by {q['stability']:.3f} of the map's "
+        f"spread (– in round 0); {int(q['families'])} families among {int(q['computed'])} "
+        "computed structures.")
+    body += figure_html(figures.chart_figure(points, families), "chart of the structures")
+    if families.empty:
+        return body
+    shown = families.rename(columns={"best_e_rel": "best ΔE (eV)", "mean_e_rel": "mean ΔE (eV)"})
+    body += table_html(shown.round(4), "families")
+    return body + "<h3>Lowest-energy member of each family</h3>" + _family_pictures(
+        chart.get("representatives", []), settings, elements)
+
+
+def _family_pictures(representatives, settings, elements):
+    from strata.layers import Topology
+
+    parts = []
+    for atoms in representatives:
+        info = atoms.info
+        title = f"F{info['family']} {info['name']}: {info['structure_id']}"
+        fig = figures.structure_figure(atoms, Topology.from_atoms(atoms, settings), elements,
+                                       title)
+        parts.append(figure_html(fig, f"family {info['family']}"))
+    return "".join(parts)
+
+
+def _formula_evolution_section(formulas):
+    """Each round's formula and its accuracy: does it converge?"""
+    if not formulas:
+        return ""
+    rows = []
+    for round_, table in formulas.items():
+        if table.empty:
+            continue
+        by = table.set_index("method")
+        rows.append({"round": round_, "formula": by.loc["formula", "expression"],
+                     "variables": by.loc["formula", "variables"],
+                     "Spearman formula": by.loc["formula", "spearman"],
+                     "Spearman model": by.loc["model", "spearman"],
+                     "MAE formula (eV)": by.loc["formula", "mae_eV"]})
+    body = "<h2 id='formula'>Formula of stability, round by round</h2>"
+    if not rows:
+        return body + _para("No round had enough labelled structures for a formula.")
+    table = pd.DataFrame(rows)
+    same = len(table) > 1 and table["variables"].iloc[-1] == table["variables"].iloc[-2]
+    body += _para("The last two rounds' formulas use the same variables: it has settled."
+                  if same else "The formula still changes its variables between the last two "
+                  "rounds: more labels may change it.", "summary")
+    return body + table_html(table.round(4), "formulas")
+
+
+def _campaign_chart_section(points, labelled):
+    """The last round's chart with the path of the best structure after each round."""
+    if points is None:
+        return ""
+    ok = labelled[np.isfinite(labelled["energy"])].sort_values("round")
+    where = points.set_index(points["structure_id"].astype(str))
+    steps = []
+    for round_ in sorted(ok["round"].unique()):
+        best = ok[ok["round"] <= round_].nsmallest(1, "energy")["structure_id"].astype(str)
+        if best.iloc[0] in where.index:
+            steps.append({"round": round_, **where.loc[best.iloc[0], ["x", "y"]].to_dict()})
+    path = pd.DataFrame(steps, columns=["round", "x", "y"])
+    families = _families_of(points)
+    body = "<h2 id='chart'>Chart of the whole campaign</h2>" + _para(
+        "The last round's chart; the red line joins the best structure after each round.")
+    return body + figure_html(figures.chart_figure(points, families, path), "campaign chart")
+
+
+def _families_of(points):
+    done = points[(points["kind"] != "pool") & (points["family"] >= 0)]
+    rows = [{"family": f, "name": m["family_name"].iloc[0], "members": len(m),
+             "best_e_rel": m["e_rel"].min()} for f, m in done.groupby("family")]
+    return pd.DataFrame(rows, columns=["family", "name", "members", "best_e_rel"])
+
+
 # ----------------------------------------------------------------------------- pages
 
 def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=None,
-               elements=(), ablation=True, times=None, round_names=None):
+               elements=(), ablation=True, times=None, round_names=None, formula=None,
+               chart=None):
     """The report of one round.
 
     Parameters
@@ -331,6 +451,11 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
         :func:`stage_times`.
     round_names : list of str, optional
         Every round of the campaign (navigation links).
+    formula : dict of str to pandas.DataFrame, optional
+        ``formula`` and ``parity`` of rule ``formula`` (None: switched off).
+    chart : dict, optional
+        ``points``, ``families``, ``quality`` and ``representatives`` (ase.Atoms) of rule
+        ``chart`` (None: switched off).
     """
     explained = explained or {}
     round_names = round_names or [f"{r:02d}" for r in range(round_ + 1)]
@@ -341,6 +466,8 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
     body += _prototypes_section(explained)
     if explained:
         body += _layers_section(explained, ablation)
+    body += _formula_section(formula)
+    body += _chart_section(chart, settings, elements)
     body += _structures_section(best, batch, labelled, settings, elements)
     body += _relaxation_section(batch, labelled)
     return page(f"Strata round {round_:02d}", body, nav)
@@ -362,8 +489,10 @@ def _failed_section(labelled):
 
 
 def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None, elements=(),
-                  times=None):
-    """The campaign report: progress, metrics, wall time, best structures, round links."""
+                  times=None, formulas=None, chart_points=None):
+    """The campaign report: progress, metrics, wall time, best structures, round links; with
+    ``formulas`` (round → formula table) the formula round by round, with ``chart_points``
+    (the last round's chart) the campaign's chart and the path of its best structure."""
     nav = _round_nav(round_names, prefix="")
     body = _progress_section(metrics, times)
     links = "".join(f"<li><a href='round_{r}/report.html'>round {r}</a></li>"
@@ -375,6 +504,8 @@ def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None
         body += "<h3>Structures computed per round and origin</h3>"
         body += table_html(counts.reset_index(), "origins")
         body += _failed_section(labelled)
+        body += _formula_evolution_section(formulas)
+        body += _campaign_chart_section(chart_points, labelled)
     if best:
         body += "<h2 id='structures'>Best structures</h2>"
         body += structures_html(best, settings, elements)

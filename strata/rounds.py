@@ -13,6 +13,8 @@ reference  :func:`reference`               compute_reference → references/NNN.
 describe   :func:`describe`                describe_structures → descriptors.csv
 train      :func:`train`                   train_model → model.txt/json, metrics.csv
 explain    :func:`explain`                 explain_model → explain/*.csv
+formula    :func:`formula`                 formula → explain/formula.csv, .txt
+chart      :func:`chart`                   chart → chart/*.csv, families.extxyz
 report     :mod:`strata.report`            report_round → report.html (rendering only)
 =========  ==============================  ==========================================
 
@@ -29,8 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from strata import chart as chart_module
 from strata import evaluation, files, generation, mpi, ranking, search, selection
 from strata import explain as explain_module
+from strata import formula as formula_module
 from strata import reference as reference_module
 from strata.store import compute_cached
 
@@ -200,6 +204,174 @@ def explain(campaign, labelled, surrogate):
     names = surrogate.prototypes.names if surrogate.prototypes is not None else []
     tables["prototype_features"] = table[["structure_id", *names]]
     return tables
+
+
+def formula(campaign, labelled, surrogate, shap):
+    """The round's formula of stability (:func:`strata.formula.formula_tables`): screened by
+    the mean |SHAP| of the explain stage's table ``shap``, cross-validated on the model's folds.
+
+    Returns
+    -------
+    tables : dict of str to pandas.DataFrame
+        ``formula`` (one row per method) and ``parity`` (out-of-fold ΔE per structure).
+    text : str
+        Expression, legend, accuracy and verdict (:func:`strata.formula.formula_text`).
+    """
+    settings = campaign.settings
+    table = with_prototypes(campaign, labelled, surrogate.prototypes)
+    importance = explain_module.mean_abs_shap(shap[explain_module.shap_columns(shap)])
+    found, methods, parity = formula_module.formula_tables(
+        table, importance, surrogate.settings, settings.report.formula, settings.seed,
+        settings.batch_size)
+    return {"formula": methods, "parity": parity}, formula_module.formula_text(found, methods)
+
+
+def chart(campaign, round_, labelled, candidates, previous=None):
+    """The chart of the structures explored so far (:mod:`strata.chart`).
+
+    Every computed structure (``labelled``, failures left out; this round's are the batch)
+    and a sample of the round's pool (``candidates``) are encoded by their radial
+    distribution functions on their template's sites (or by the layer descriptor), mapped to
+    2-D, the computed ones clustered into motif families.
+
+    Parameters
+    ----------
+    previous : pandas.DataFrame, optional
+        The previous round's ``points``: its computed structures keep their place.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``points`` (``structure_id``, ``kind`` computed / batch / pool, ``round``,
+        ``composition``, ``origin``, ``energy``, ``e_rel`` above the best of its composition,
+        ``x``, ``y``, ``family``, ``family_name``), ``families`` (one row per family: name,
+        members, best and mean ``e_rel``, the lowest member) and ``quality`` (trustworthiness,
+        purity against the round-0 motifs, stability of the previous points).
+    """
+    settings = campaign.settings.report.chart
+    computed = _chart_order(labelled[labelled["status"] == "ok"], previous)
+    pool = _uncomputed(candidates, computed)
+    rng = files.round_rng(campaign.settings.seed, round_, "chart")
+    pool = pool.iloc[np.sort(rng.choice(len(pool), min(settings.pool_sample, len(pool)),
+                                        replace=False))]
+    vectors = np.vstack([_chart_vectors(campaign, rows, settings) for rows in (computed, pool)
+                         if len(rows)])
+    shared = _previous_places(previous, computed)
+    scale = settings.input == "layers"  # RDFs share one unit: centred only
+    coords = chart_module.embed(vectors, shared, campaign.settings.seed, settings.perplexity,
+                                scale)
+    n = len(computed)
+    labels = chart_module.families(coords[:n], settings.min_family)
+    names = chart_module.family_names(labels, computed[_fraction_columns(computed)])
+    energy = computed["energy"].to_numpy(float)
+    points = pd.concat([
+        pd.DataFrame({
+            "structure_id": computed["structure_id"].astype(str).to_numpy(),
+            "kind": np.where(computed["round"].to_numpy(int) == round_, "batch", "computed"),
+            "round": computed["round"].to_numpy(int),
+            "composition": computed["composition"].to_numpy(),
+            "origin": computed["origin"].to_numpy(),
+            "energy": energy,
+            "e_rel": energy - computed.groupby("composition")["energy"].transform("min"),
+            "family": labels, "family_name": [names.get(f, "") for f in labels]}),
+        pd.DataFrame({"structure_id": "", "kind": "pool",
+                      "round": round_, "composition": pool["composition"].to_numpy(),
+                      "origin": pool["origin"].to_numpy(), "energy": np.nan, "e_rel": np.nan,
+                      "family": -1, "family_name": ""}, index=range(len(pool)))],
+        ignore_index=True)
+    points["x"], points["y"] = coords[:, 0], coords[:, 1]
+    motifs = np.where(computed["round"].to_numpy(int) == 0, computed["origin"].to_numpy(), None)
+    quality = {"points": len(points), "computed": n, "families": int(len(names)),
+               "input": settings.input,
+               "trustworthiness": chart_module.quality(vectors, coords, scale=scale),
+               "purity": chart_module.purity(labels, motifs),
+               "stability": (np.nan if shared is None
+                             else chart_module.stability(shared, coords))}
+    return {"points": points, "families": _family_table(points[:n]),
+            "quality": pd.DataFrame([quality])}
+
+
+def _uncomputed(candidates, computed):
+    """The candidates that are not among the computed structures (same template and sites)."""
+    def keys(table):
+        return [(int(t), np.asarray(c, dtype=np.int8).tobytes())
+                for t, c in zip(table["template"], table["codes"], strict=True)]
+    done = set(keys(computed))
+    return candidates[[key not in done for key in keys(candidates)]]
+
+
+def _chart_order(computed, previous):
+    """The computed structures, those of the previous chart first, in its order."""
+    if previous is None or not len(previous):
+        return computed.reset_index(drop=True)
+    place = {key: i for i, key in enumerate(previous.loc[previous["kind"] != "pool",
+                                                         "structure_id"].astype(str))}
+    order = computed["structure_id"].astype(str).map(lambda k: place.get(k, len(place)))
+    return computed.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _previous_places(previous, computed):
+    """Coordinates in the previous chart of the first computed structures (those it holds,
+    :func:`_chart_order`), or None."""
+    if previous is None:
+        return None
+    kept = previous[previous["kind"] != "pool"]
+    kept = kept.set_index(kept["structure_id"].astype(str))
+    ids = computed["structure_id"].astype(str)
+    count = int(ids.isin(kept.index).sum())
+    return kept.loc[ids[:count], ["x", "y"]].to_numpy(float) if count else None
+
+
+def _chart_vectors(campaign, rows, settings):
+    """What the chart embeds of ``rows`` (labelled or candidates, with template and codes)."""
+    templates = rows["template"].to_numpy(int)
+    codes = [np.asarray(c) for c in rows["codes"]]
+    out = np.empty((len(rows), 0))
+    for template in np.unique(templates):
+        members = np.flatnonzero(templates == template)
+        block = np.stack([codes[i] for i in members])
+        if settings.input == "rdf":
+            part = chart_module.rdf_of_orderings(campaign.templates[template], block,
+                                                 campaign.elements, settings.r_max,
+                                                 settings.bins, settings.width)
+        else:
+            part = campaign.featurizer(template, block)
+        if out.shape[1] != part.shape[1]:
+            out = np.zeros((len(rows), part.shape[1]))
+        out[members] = part
+    return out
+
+
+def _fraction_columns(table):
+    """The per-region element fractions of the layer descriptor (family names)."""
+    return [c for c in table.columns if c.count(".") == 2 and ".frac." in c
+            and not c.startswith("global")]
+
+
+def _family_table(points):
+    """One row per motif family of the computed points."""
+    rows = []
+    for family, members in points[points["family"] >= 0].groupby("family"):
+        lowest = members.loc[members["e_rel"].idxmin()]
+        rows.append({"family": int(family), "name": lowest["family_name"],
+                     "members": len(members), "best_e_rel": float(members["e_rel"].min()),
+                     "mean_e_rel": float(members["e_rel"].mean()),
+                     "representative": lowest["structure_id"]})
+    return pd.DataFrame(rows, columns=["family", "name", "members", "best_e_rel", "mean_e_rel",
+                                       "representative"])
+
+
+def chart_representatives(campaign, labelled, families):
+    """The lowest-energy member of each motif family as :class:`ase.Atoms` (``info``:
+    ``family``, ``name``, ``structure_id``)."""
+    by_id = labelled.set_index(labelled["structure_id"].astype(str))
+    out = []
+    for row in families.itertuples():
+        member = by_id.loc[str(row.representative)]
+        out.append(generation.structure_atoms(
+            campaign.templates[int(member["template"])], member["codes"], campaign.elements,
+            family=int(row.family), name=row.name, structure_id=str(row.representative)))
+    return out
 
 
 def prototype_environments(campaign, labelled, prototypes):

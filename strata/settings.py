@@ -162,13 +162,85 @@ class SelectionSettings(_Section):
 
 @dataclass(frozen=True)
 class ReportSettings(_Section):
-    """The ``report`` section."""
+    """The ``report`` section; ``formula`` and ``chart`` are their stages' settings."""
 
     SECTION = "report"
     best_structures: int
     shap_samples: int
     ablation: bool
     weighting_schemes: MappingProxyType
+    formula: FormulaSettings = None
+    chart: ChartSettings = None
+
+    def __post_init__(self):
+        for name, kind in (("formula", FormulaSettings), ("chart", ChartSettings)):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                object.__setattr__(self, name, kind(**_report_defaults(name, value)))
+
+    def to_dict(self):
+        return {**super().to_dict(), "formula": dataclasses.asdict(self.formula),
+                "chart": dataclasses.asdict(self.chart)}
+
+
+def _report_defaults(part, values=None):
+    """``report.<part>`` with the schema's defaults filled in."""
+    section = schema()["properties"]["report"]["properties"][part]["properties"]
+    return {key: spec["default"] for key, spec in section.items()} | dict(values or {})
+
+
+@dataclass(frozen=True)
+class FormulaSettings:
+    """The ``report.formula`` settings (see :mod:`strata.formula`).
+
+    Parameters
+    ----------
+    enabled : bool
+    features : int
+        Features screened by mean |SHAP|.
+    max_size : int
+        Largest expression kept (nodes).
+    population, generations : int
+        Of the symbolic regression (gplearn).
+    parsimony : float
+        Correlation given up per node.
+    """
+
+    enabled: bool
+    features: int
+    max_size: int
+    population: int
+    generations: int
+    parsimony: float
+
+
+@dataclass(frozen=True)
+class ChartSettings:
+    """The ``report.chart`` settings (see :mod:`strata.chart`).
+
+    Parameters
+    ----------
+    enabled : bool
+    input : str
+        ``rdf`` or ``layers``.
+    pool_sample : int
+        Pool candidates drawn into the chart.
+    r_max, bins, width : float, int, float
+        Of the radial distribution functions.
+    perplexity : float
+        Of t-SNE.
+    min_family : int
+        Smallest motif family.
+    """
+
+    enabled: bool
+    input: str
+    pool_sample: int
+    r_max: float
+    bins: int
+    width: float
+    perplexity: float
+    min_family: int
 
 
 SURFACE_METHODS = ("coordination", "geometric", "consensus")

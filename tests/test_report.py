@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 import test_explain
 from ase.cluster import Icosahedron
-from conftest import EMT
+from conftest import EMT, as_snakemake_reads_it
 from test_explain import ELEMENTS, SETTINGS
+from test_rounds import SMALL, campaign_rounds, charted  # noqa: F401  (fixtures)
 
-from strata import evaluation, explain, figures, files, reference, report
+from strata import evaluation, explain, figures, files, reference, report, rounds
+from strata.campaign import Campaign
 from strata.descriptors import feature_names
 from strata.featurizer import Featurizer
 from strata.layers import Topology
@@ -193,3 +195,57 @@ def test_round_page_draws_each_prototype_with_its_shap_direction(tmp_path):
     assert "id='prototypes'" not in report.round_page(
         2, metrics, labelled, empty, settings=campaign.settings.descriptors,
         elements=list(campaign.elements))
+
+
+# ----------------------------------------------------------------------------- formula, chart
+
+@pytest.fixture(scope="module")
+def formula_tables(campaign_rounds):  # noqa: F811
+    campaign = Campaign.from_config(as_snakemake_reads_it(SMALL))
+    out = {}
+    for done in campaign_rounds:
+        shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
+        out[f"{done.round:02d}"] = rounds.formula(campaign, done.labelled, done.surrogate,
+                                                  shap)[0]
+    return out
+
+
+def test_round_page_shows_the_formula_and_the_chart(campaign_rounds, charted,  # noqa: F811
+                                                    formula_tables):
+    campaign, charts = charted
+    done, chart, formula = campaign_rounds[-1], charts[-1], formula_tables["02"]
+    pictured = rounds.chart_representatives(campaign, done.labelled, chart["families"])
+    metrics = pd.concat([d.metrics for d in campaign_rounds], ignore_index=True)
+    settings = campaign.settings.descriptors
+    plain = report.round_page(2, metrics, done.labelled, settings=settings,
+                              elements=campaign.elements)
+    html = report.round_page(2, metrics, done.labelled, settings=settings,
+                             elements=campaign.elements, formula=formula,
+                             chart={**chart, "representatives": pictured})
+    assert "id='formula'" not in plain and "id='chart'" not in plain
+    section = html[html.index("id='formula'"):html.index("id='chart'")]
+    assert formula["formula"]["expression"].iloc[0] in section
+    assert "class=\"dataframe formula\"" in section and "formula parity" in section
+    chart_part = html[html.index("id='chart'"):]
+    quality = chart["quality"].iloc[0]
+    assert f"trustworthiness {quality['trustworthiness']:.3f}" in chart_part
+    assert "chart of the structures" in chart_part
+    # the map, the parity plot and one picture per family on top of the plain page
+    assert len(_images(html)) == len(_images(plain)) + 2 + len(chart["families"])
+
+
+def test_campaign_page_shows_the_formula_of_every_round_and_the_best_path(
+        campaign_rounds, charted, formula_tables):  # noqa: F811
+    _, charts = charted
+    labelled = campaign_rounds[-1].labelled
+    metrics = pd.concat([d.metrics for d in campaign_rounds], ignore_index=True)
+    html = report.campaign_page(metrics, ["00", "01", "02"], labelled=labelled,
+                                formulas={r: t["formula"] for r, t in formula_tables.items()},
+                                chart_points=charts[-1]["points"])
+    table = html[html.index("class=\"dataframe formulas\""):]
+    for t in formula_tables.values():
+        if not t["formula"].empty:
+            assert t["formula"]["expression"].iloc[0] in table
+    assert "campaign chart" in html
+    plain = report.campaign_page(metrics, ["00", "01", "02"], labelled=labelled)
+    assert "id='formula'" not in plain and "campaign chart" not in plain

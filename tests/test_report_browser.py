@@ -27,6 +27,7 @@ window.addEventListener('load', () => {
   const metrics = document.querySelector('table.metrics');
   const verdict = {
     images: images.length,
+    alts: images.map(i => i.alt),
     broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
     metricsRows: metrics ? metrics.tBodies[0].rows.length : 0,
     metricsHeader: metrics ? Array.from(metrics.tHead.rows[0].cells).map(c => c.textContent) : [],
@@ -92,6 +93,13 @@ def test_report_opens_in_chromium(tiny_campaign, tmp_path, page):
         assert {"regions", "batch"} <= set(verdict["tables"]), verdict
         if page.startswith(f"round_{ROUNDS - 1:02d}"):
             assert {"weighting", "ablation"} <= set(verdict["tables"]), verdict
+            # the formula and the chart (11 labels: enough for a cross-validated formula)
+            assert "formula" in verdict["tables"], verdict
+            assert {"formula parity", "chart of the structures"} <= set(verdict["alts"])
+            assert "ΔE ≈" in report.read_text()
+    else:  # the formula round by round and the campaign's chart with the best's path
+        assert "formulas" in verdict["tables"], verdict
+        assert "campaign chart" in verdict["alts"], verdict
     shot = tmp_path / f"{page.replace('/', '_')}.png"
     chromium(tmp_path, "--window-size=1200,5000", f"--screenshot={shot}", report.as_uri())
     assert shot.stat().st_size > 10_000

@@ -125,3 +125,85 @@ def test_relaxed_structures_are_trained_in_the_space_the_pool_is_scored_in():
     moved = labelled.filter(like="relaxation displacement surface").to_numpy()
     assert (moved > 0.01).all()
     assert not any(c.startswith("relaxation") for c in files.feature_columns(labelled))
+
+
+# ----------------------------------------------------------------------------- formula, chart
+
+@pytest.fixture(scope="module")
+def charted(campaign_rounds):
+    """The chart job after each round of the small campaign, each from the one before."""
+    campaign = Campaign.from_config(as_snakemake_reads_it(SMALL))
+    charts, previous = [], None
+    for done in campaign_rounds:
+        charts.append(rounds.chart(campaign, done.round, done.labelled, done.candidates,
+                                   previous))
+        previous = charts[-1]["points"]
+    return campaign, charts
+
+
+def test_the_chart_shows_every_computed_structure_the_batch_and_a_pool_sample(
+        campaign_rounds, charted):
+    campaign, charts = charted
+    for done, chart in zip(campaign_rounds, charts, strict=True):
+        points = chart["points"]
+        ok = done.labelled[done.labelled["status"] == "ok"]
+        computed = points[points["kind"] != "pool"]
+        assert sorted(computed["structure_id"]) == sorted(ok["structure_id"])
+        batch = computed.loc[computed["kind"] == "batch", "structure_id"]
+        assert set(batch) == set(ok.loc[ok["round"] == done.round, "structure_id"])
+        pool = points[points["kind"] == "pool"]
+        # never a computed structure again in grey; round 0's candidates are all computed
+        assert len(pool) <= campaign.settings.report.chart.pool_sample
+        assert (len(pool) == 0) if done.round == 0 else (len(pool) > 0)
+        assert np.isfinite(points[["x", "y"]].to_numpy()).all()
+        best = computed.loc[computed["e_rel"].idxmin()]
+        assert best["e_rel"] == 0 and best["energy"] == ok["energy"].min()
+
+
+def test_a_new_round_adds_points_and_keeps_the_old_ones_in_place(charted):
+    _, charts = charted
+    for before, after in zip(charts, charts[1:], strict=False):
+        old = before["points"][before["points"]["kind"] != "pool"]
+        new = after["points"].set_index("structure_id").loc[old["structure_id"]]
+        moved = np.linalg.norm(new[["x", "y"]].to_numpy() - old[["x", "y"]].to_numpy(), axis=1)
+        spread = np.sqrt(((old[["x", "y"]] - old[["x", "y"]].mean()) ** 2).sum(axis=1).mean())
+        assert np.median(moved) / spread == pytest.approx(after["quality"]["stability"].iloc[0])
+        assert np.median(moved) / spread < 0.3
+
+
+def test_the_chart_is_reproducible(campaign_rounds, charted):
+    campaign, charts = charted
+    done = campaign_rounds[1]
+    again = rounds.chart(campaign, done.round, done.labelled, done.candidates,
+                         charts[0]["points"])
+    assert again["points"].equals(charts[1]["points"])
+
+
+def test_family_representatives_are_their_lowest_members(campaign_rounds, charted):
+    campaign, charts = charted
+    labelled, chart = campaign_rounds[-1].labelled, charts[-1]
+    pictured = rounds.chart_representatives(campaign, labelled, chart["families"])
+    points = chart["points"]
+    for atoms, family in zip(pictured, chart["families"].itertuples(), strict=True):
+        members = points[points["family"] == family.family]
+        assert atoms.info["structure_id"] == members.loc[members["e_rel"].idxmin(),
+                                                         "structure_id"]
+        row = labelled[labelled["structure_id"] == atoms.info["structure_id"]].iloc[0]
+        assert atoms.get_chemical_symbols() == [campaign.elements[c] for c in row["codes"]]
+
+
+def test_the_formula_job_screens_the_explain_stage_shap_values(campaign_rounds):
+    campaign = Campaign.from_config(as_snakemake_reads_it(SMALL))
+    done = campaign_rounds[-1]
+    shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
+    tables, text = rounds.formula(campaign, done.labelled, done.surrogate, shap)
+    assert list(tables["formula"]["method"]) == ["formula", "linear fit", "model"]
+    assert len(tables["parity"]) == (done.labelled["status"] == "ok").sum()
+    expression = tables["formula"]["expression"].iloc[0]
+    assert expression.startswith("ΔE ≈") and expression in text
+    # its variables are among the model's most important features
+    top = shap[[c for c in shap.columns if "." in c]].abs().mean().nlargest(
+        3 * campaign.settings.report.formula.features).index
+    variables = [v.rsplit("(", 1)[1].rstrip(")")
+                 for v in tables["formula"]["variables"].iloc[0].split("; ")]
+    assert set(variables) <= set(top)

@@ -43,7 +43,8 @@ def test_campaign_writes_every_round(campaign):
     results = campaign / "results"
     for round_ in ("00", "01"):
         for name in ("candidates.csv", "batch.extxyz", "descriptors.csv", "model.txt",
-                     "metrics.csv", "report.html"):
+                     "metrics.csv", "report.html", "explain/formula.csv", "explain/formula.txt",
+                     "chart/points.csv", "chart/families.csv", "chart/quality.csv"):
             assert (results / f"round_{round_}" / name).is_file(), (round_, name)
     assert len(list((results / "round_00" / "references").glob("*.extxyz"))) == 6
     assert len(list((results / "round_01" / "references").glob("*.extxyz"))) == 3
@@ -86,10 +87,17 @@ def test_regret_is_computed_by_the_reports(campaign):
 REPORT_CHANGES = {
     "ground_truth_energy: 60.0": {"report_round", "report_campaign"},
     "report: {best_structures: 2}": {"best_so_far", "report_round", "report_campaign"},
-    "report: {shap_samples: 50}": {"explain_model", "report_round", "report_campaign"},
-    "report: {ablation: false}": {"explain_model", "report_round", "report_campaign"},
-    "report: {weighting_schemes: {uniform: {core: 2.0}}}": {"explain_model", "report_round",
-                                                            "report_campaign"},
+    # the formula screens its features by the explain stage's SHAP values
+    "report: {shap_samples: 50}": {"explain_model", "formula", "report_round",
+                                   "report_campaign"},
+    "report: {ablation: false}": {"explain_model", "formula", "report_round",
+                                  "report_campaign"},
+    "report: {weighting_schemes: {uniform: {core: 2.0}}}": {"explain_model", "formula",
+                                                            "report_round", "report_campaign"},
+    "report: {formula: {features: 3}}": {"formula", "report_round", "report_campaign"},
+    "report: {chart: {pool_sample: 50}}": {"chart", "report_round", "report_campaign"},
+    "report: {formula: {enabled: false}, chart: {enabled: false}}": {"report_round",
+                                                                     "report_campaign"},
 }
 
 

@@ -21,6 +21,9 @@ def campaign_params(*keys, **parts):
 
 
 RESOURCES = config["reference"]["resources"]
+# the report stages that can be switched off, and their settings
+FORMULA = config["report"]["formula"]
+CHART = config["report"]["chart"]
 
 
 wildcard_constraints:
@@ -34,6 +37,8 @@ localrules:
     describe_structures,
     train_model,
     explain_model,
+    formula,
+    chart,
     best_so_far,
     report_round,
     gather_references,
@@ -56,6 +61,43 @@ def previous_model(wildcards):
     """The model of the round before (none for round 0)."""
     round_ = int(wildcards.round)
     return [f"results/round_{round_ - 1:02d}/model.txt"] if round_ else []
+
+
+def previous_chart(wildcards):
+    """The chart points of the round before (none for round 0)."""
+    round_ = int(wildcards.round)
+    return [f"results/round_{round_ - 1:02d}/chart/points.csv"] if round_ else []
+
+
+def formula_and_chart(wildcards):
+    """The formula and chart tables of a round, for those of the two stages that are on."""
+    round_ = f"results/round_{wildcards.round}"
+    files = {}
+    if FORMULA["enabled"]:
+        files.update(
+            formula=f"{round_}/explain/formula.csv",
+            formula_parity=f"{round_}/explain/formula_parity.csv",
+        )
+    if CHART["enabled"]:
+        files.update(
+            chart_points=f"{round_}/chart/points.csv",
+            chart_families=f"{round_}/chart/families.csv",
+            chart_quality=f"{round_}/chart/quality.csv",
+            chart_representatives=f"{round_}/chart/families.extxyz",
+        )
+    return files
+
+
+def formula_and_chart_of_every_round(wildcards):
+    """Every round's formula table and the last round's chart points, of the stages on."""
+    files = {}
+    if FORMULA["enabled"]:
+        files["formulas"] = expand(
+            "results/round_{round}/explain/formula.csv", round=ROUNDS
+        )
+    if CHART["enabled"]:
+        files["chart_points"] = f"results/round_{ROUNDS[-1]}/chart/points.csv"
+    return files
 
 
 def references_of(round_):

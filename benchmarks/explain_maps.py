@@ -1,0 +1,176 @@
+"""The formula and the chart stages, measured: accuracy, chart quality and cost.
+
+1. Seed DFT data (``../shared/data/hawthorne2026``, the 388-structure composition
+   Al41Co5Cu2Fe2Ni5, relaxed 55-atom particles): the surrogate trained on every structure
+   (:func:`strata.rounds.fit_model`), explained (:func:`strata.rounds.explain`), and its
+   formula (:func:`strata.rounds.formula`) with the cross-validated Spearman, Kendall and MAE
+   of the formula, a straight line on the same features and the model. The chart of the 388
+   structures (their own relaxed geometries: :func:`strata.chart.rdf_vectors`; and the layer
+   descriptor): trustworthiness and motif families.
+2. The default campaign (``config/config.yaml``, EMT) through :func:`strata.rounds.run`, and
+   after each round the formula and chart jobs as the rules call them: the formula of every
+   round, the chart's trustworthiness, family purity against the round-0 motifs and the
+   stability of the previous round's points.
+3. Cost at 147 atoms (Pt74Au73 on the Mackay icosahedron, EMT): seconds of the formula and
+   chart jobs against the round's other non-reference jobs (generate, select, describe,
+   train, explain), side by side in one run, in process (no Snakemake start-up).
+
+Run from the repository root: ``python benchmarks/explain_maps.py [--skip seed campaign cost]``.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from strata import chart, rounds
+from strata.campaign import Campaign
+
+CONFIG = Path("config/config.yaml")
+#: the explain job without its cross-validated tables (the formula reads only SHAP values)
+NO_ABLATION = {"ablation": False}
+PTAU147 = {"elements": ["Pt", "Au"], "composition": [{"Pt": 74, "Au": 73}],
+           "cluster": {"shape": "icosahedron", "size": 4, "lattice_constant": 4.0},
+           "ground_truth_energy": None}
+
+
+def default_config(**overrides):
+    """config/config.yaml with top-level ``overrides``."""
+    config = yaml.safe_load(CONFIG.read_text())
+    config.update(copy.deepcopy(overrides))
+    return config
+
+
+def formula_rows(tables):
+    """The method table of a formula job, rounded."""
+    return tables["formula"][["method", "spearman", "kendall", "mae_eV", "nodes"]].round(3)
+
+
+# ----------------------------------------------------------------------------- 1. seed data
+
+def seed_data():
+    import hawthorne2026 as seed
+
+    if not (seed.SEED_DATA / "energies.csv").exists():
+        print(f"skipped: seed data not found at {seed.SEED_DATA}")
+        return
+    structures, table = seed.load_dataset()
+    group = (table["composition"] == seed.MAIN_COMPOSITION).to_numpy()
+    (label, descriptors), = seed.DESCRIPTORS.items()
+    data = seed.described(label, descriptors, seed.as_results(structures, table), table, group)
+    config = seed.campaign_config(descriptors)
+    config["report"] = NO_ABLATION
+    campaign = Campaign.from_config(config)
+    labelled = data["table"].assign(round=0, status="ok")
+    start = time.perf_counter()
+    surrogate = rounds.fit_model(campaign, labelled)
+    shap = rounds.explain(campaign, labelled, surrogate)["shap"]
+    tables, text = rounds.formula(campaign, labelled, surrogate, shap)
+    print(f"\n=== seed DFT data, {seed.MAIN_COMPOSITION} ({len(labelled)} structures): "
+          f"formula [{time.perf_counter() - start:.1f} s]")
+    print(text)
+    print(formula_rows(tables).to_string(index=False))
+
+    members = [structures[i] for i in np.flatnonzero(group)]
+    inputs = {"rdf": chart.rdf_vectors(members, seed.ELEMENTS),
+              "layers": data["X"].to_numpy(float)}
+    print(f"\n=== seed DFT data: chart of the {len(members)} relaxed structures")
+    rows = []
+    for name, vectors in inputs.items():
+        start = time.perf_counter()
+        scale = name == "layers"  # as rounds.chart: RDFs centred only
+        coords = chart.embed(vectors, seed=0, scale=scale)
+        labels = chart.families(coords)
+        energy = data["energy"]
+        by_family = pd.Series(energy).groupby(labels).agg(["size", "min", "mean"])
+        rows.append({"input": name, "columns": vectors.shape[1],
+                     "trustworthiness": chart.quality(vectors, coords, scale=scale),
+                     "families": int((by_family.index >= 0).sum()),
+                     "unassigned": int((labels < 0).sum()),
+                     "best in family": int(labels[np.argmin(energy)]),
+                     "seconds": time.perf_counter() - start})
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
+
+
+# ----------------------------------------------------------------------------- 2. campaign
+
+def default_campaign():
+    campaign = Campaign.from_config(default_config())
+    previous, quality, formulas = None, [], []
+    for done in rounds.run(campaign):
+        shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
+        tables, _ = rounds.formula(campaign, done.labelled, done.surrogate, shap)
+        charted = rounds.chart(campaign, done.round, done.labelled, done.candidates, previous)
+        previous = charted["points"]
+        quality.append({"round": done.round, **charted["quality"].iloc[0].to_dict(),
+                        "family names": "; ".join(charted["families"]["name"])})
+        if not tables["formula"].empty:
+            by = tables["formula"].set_index("method")
+            formulas.append({"round": done.round, "formula": by.loc["formula", "expression"],
+                             "Spearman formula": by.loc["formula", "spearman"],
+                             "line": by.loc["linear fit", "spearman"],
+                             "model": by.loc["model", "spearman"],
+                             "MAE formula (meV)": 1000 * by.loc["formula", "mae_eV"],
+                             "MAE model (meV)": 1000 * by.loc["model", "mae_eV"]})
+    print("\n=== default campaign (config/config.yaml): formula of every round")
+    print(pd.DataFrame(formulas).round(3).to_string(index=False))
+    print(f"variables of the last round: {by.loc['formula', 'variables']}")
+    print("\n=== default campaign: chart quality per round")
+    print(pd.DataFrame(quality).round(3).to_string(index=False))
+
+
+# ----------------------------------------------------------------------------- 3. cost
+
+def cost(n_rounds=4):
+    campaign = Campaign.from_config(default_config(**PTAU147))
+    rows, previous = [], None
+    for done in rounds.run(campaign, rounds=n_rounds):
+        seconds = {k: v for k, v in done.seconds.items() if k != "reference"}
+        start = time.perf_counter()
+        shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
+        seconds["explain"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rounds.formula(campaign, done.labelled, done.surrogate, shap)
+        formula_s = time.perf_counter() - start
+        start = time.perf_counter()
+        previous = rounds.chart(campaign, done.round, done.labelled, done.candidates,
+                                previous)["points"]
+        chart_s = time.perf_counter() - start
+        others = sum(seconds.values())
+        rows.append({"round": done.round, **{f"{k} s": v for k, v in seconds.items()},
+                     "formula s": formula_s, "chart s": chart_s,
+                     "formula+chart / others": (formula_s + chart_s) / others})
+    table = pd.DataFrame(rows)
+    print("\n=== cost at 147 atoms (Pt74Au73 ico147, EMT), in process: the formula and chart "
+          "jobs against the round's other non-reference jobs")
+    print(table.round(2).to_string(index=False))
+    later = table[table["round"] > 0]
+    print(f"rounds 1-{n_rounds - 1}: formula + chart = "
+          f"{later[['formula s', 'chart s']].to_numpy().sum():.1f} s against "
+          f"{later.filter(like=' s').drop(columns=['formula s', 'chart s']).to_numpy().sum():.1f}"
+          f" s of the other jobs ({100 * later['formula+chart / others'].mean():.0f} %)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["seed", "campaign", "cost"])
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if "seed" not in args.skip:
+        seed_data()
+    if "campaign" not in args.skip:
+        default_campaign()
+    if "cost" not in args.skip:
+        cost()
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
