@@ -13,9 +13,13 @@
    stability of the previous round's points.
 3. Cost at 147 atoms (Pt74Au73 on the Mackay icosahedron, EMT): seconds of the formula and
    chart jobs against the round's other non-reference jobs (generate, select, describe,
-   train, explain), side by side in one run, in process (no Snakemake start-up).
+   train, explain), side by side in one run, in process (no Snakemake start-up); and
+   (``--snakemake``) the same campaign under ``snakemake`` in a copy of the workflow, from the
+   rules' benchmark files: the formula and chart rules against every other rule of the round
+   but ``compute_reference`` (what a round costs a user besides the reference calls).
 
-Run from the repository root: ``python benchmarks/explain_maps.py [--skip seed campaign cost]``.
+Run from the repository root:
+``python benchmarks/explain_maps.py [--skip seed campaign cost] [--snakemake]``.
 Figures are printed, never asserted.
 """
 
@@ -23,6 +27,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -158,9 +166,42 @@ def cost(n_rounds=4):
           f" s of the other jobs ({100 * later['formula+chart / others'].mean():.0f} %)")
 
 
+def cost_under_snakemake(n_rounds=4):
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        for name in ("Snakefile", "workflow", "scripts", "config", "envs", "profiles"):
+            copy_ = shutil.copytree if Path(name).is_dir() else shutil.copy
+            copy_(name, folder / name)
+        (folder / "overlay.yaml").write_text(yaml.safe_dump({**PTAU147, "rounds": n_rounds}))
+        start = time.perf_counter()
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("snakemake")), "--cores", "2", "--configfile",
+             "config/config.yaml", "overlay.yaml"], cwd=folder, capture_output=True, text=True)
+        if done.returncode:
+            print(done.stderr[-3000:])
+            return
+        rows = []
+        for round_ in range(n_rounds):
+            seconds = {path.stem: float(pd.read_csv(path, sep="\t")["s"].iloc[0]) for path in
+                       (folder / "results" / f"round_{round_:02d}" / "benchmarks").glob("*.tsv")
+                       if not path.stem.startswith("compute_reference")}
+            stages = seconds.pop("formula") + seconds.pop("chart")
+            rows.append({"round": round_, **seconds, "formula + chart": stages,
+                         "others": sum(seconds.values()),
+                         "share": stages / sum(seconds.values())})
+    table = pd.DataFrame(rows)
+    print(f"\n=== cost at 147 atoms under snakemake ({time.perf_counter() - start:.0f} s in "
+          "all): wall time of each rule of a round (s, its benchmark file), compute_reference "
+          "left out; share = (formula + chart) / the other rules")
+    print(table.round(2).to_string(index=False))
+    print(f"mean share over the rounds: {100 * table['share'].mean():.0f} %")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip", nargs="*", default=[], choices=["seed", "campaign", "cost"])
+    parser.add_argument("--snakemake", action="store_true",
+                        help="also measure the cost at 147 atoms under snakemake (~3 min)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if "seed" not in args.skip:
@@ -169,6 +210,8 @@ def main(argv=None):
         default_campaign()
     if "cost" not in args.skip:
         cost()
+        if args.snakemake:
+            cost_under_snakemake()
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

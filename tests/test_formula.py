@@ -13,6 +13,8 @@ from strata import explain, formula
 from strata.settings import FormulaSettings, ReportSettings
 
 SETTINGS = ReportSettings.from_config({}).formula
+#: a larger search than the default's (which is sized for a round's time budget)
+SEARCH = FormulaSettings(**{**SETTINGS.__dict__, "population": 300, "generations": 10})
 
 
 def _law(n=80, seed=0, noise=0.01):
@@ -37,8 +39,8 @@ def test_a_program_reads_and_evaluates_as_written():
 
 def test_symbolic_regression_finds_a_known_law_within_the_size_bound():
     X, delta_e = _law()
-    found = formula.fit(X, delta_e, [f"f{k}" for k in range(5)], SETTINGS, seed=0)
-    assert found.nodes <= SETTINGS.max_size
+    found = formula.fit(X, delta_e, [f"f{k}" for k in range(5)], SEARCH, seed=0)
+    assert found.nodes <= SEARCH.max_size
     X_test, delta_test = _law(seed=1, noise=0.0)
     predicted = found.predict(X_test)
     assert np.corrcoef(predicted, delta_test)[0, 1] > 0.97
