@@ -338,7 +338,8 @@ def _chart_section(chart, settings, elements):
     encoding = ("per-element-pair radial distribution functions" if q["input"] == "rdf"
                 else "the layer descriptor")
     body = "<h2 id='chart'>Chart of the structures explored</h2>" + _para(
-        f"Every computed structure and a sample of this round's pool, encoded by {encoding}, "
+        f"Every computed structure and a sample of this round's pool (in round 0, random "
+        f"orderings of the particle), encoded by {encoding}, "
         "mapped to two dimensions (PCA, then t-SNE started from the previous round's map and "
         "aligned onto it, so that earlier points stay where they were); dense groups of "
         "computed structures are motif families (HDBSCAN), named by their composition per "

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from strata import chart as chart_module
-from strata import evaluation, files, generation, mpi, ranking, search, selection
+from strata import evaluation, files, generation, mpi, orderings, ranking, search, selection
 from strata import explain as explain_module
 from strata import formula as formula_module
 from strata import reference as reference_module
@@ -250,8 +250,10 @@ def chart(campaign, round_, labelled, candidates, previous=None):
     """
     settings = campaign.settings.report.chart
     computed = _chart_order(labelled[labelled["status"] == "ok"], previous)
-    pool = _uncomputed(candidates, computed)
     rng = files.round_rng(campaign.settings.seed, round_, "chart")
+    pool = _uncomputed(candidates, computed)
+    if round_ == 0:  # its candidates are the initial set: the space it samples instead
+        pool = _random_orderings(campaign, settings.pool_sample, rng)
     pool = pool.iloc[np.sort(rng.choice(len(pool), min(settings.pool_sample, len(pool)),
                                         replace=False))]
     vectors = np.vstack([_chart_vectors(campaign, rows, settings) for rows in (computed, pool)
@@ -289,6 +291,16 @@ def chart(campaign, round_, labelled, candidates, previous=None):
                              else chart_module.stability(shared, coords))}
     return {"points": points, "families": _family_table(points[:n]),
             "quality": pd.DataFrame([quality])}
+
+
+def _random_orderings(campaign, count, rng):
+    """``count`` random orderings, spread over the compositions, on the first template."""
+    rows = []
+    for key, counts in campaign.composition_counts().items():
+        for _ in range(count // len(campaign.compositions)):
+            rows.append({"template": 0, "codes": orderings.random_ordering(counts, rng),
+                         "composition": key, "origin": "random"})
+    return pd.DataFrame(rows, columns=["template", "codes", "composition", "origin"])
 
 
 def _uncomputed(candidates, computed):
