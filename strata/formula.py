@@ -291,10 +291,16 @@ def verdict(table):
     if formula < model - MUCH_WORSE:
         return (f"The formula is much worse than the model (Spearman {formula:.2f} against "
                 f"{model:.2f}): read it as a rough trend, not as what the model has learnt.")
-    better = "better than" if formula > line + 0.02 else "no better than" \
-        if formula >= line - 0.02 else "worse than"
-    return (f"The formula ranks nearly as well as the model (Spearman {formula:.2f} against "
-            f"{model:.2f}) and {better} a straight line on the same features ({line:.2f}).")
+    return (f"The formula ranks {_compared(formula, model)} the model (Spearman {formula:.2f} "
+            f"against {model:.2f}) and {_compared(formula, line)} a straight line on the same "
+            f"features ({line:.2f}).")
+
+
+def _compared(first, second, margin=0.02):
+    """How Spearman ``first`` compares with ``second``, within ``margin`` a tie."""
+    if first > second + margin:
+        return "better than"
+    return "as well as" if first >= second - margin else "nearly as well as"
 
 
 def formula_text(formula, table):

@@ -120,8 +120,9 @@ def test_too_few_labels_give_no_formula_and_say_so(mini):  # noqa: F811
     assert "too few" in formula.formula_text(found, table).lower()
 
 
-@pytest.mark.parametrize(("spearman", "expected"), [(0.40, "much worse"),
-                                                    (0.85, "nearly as well")])
+@pytest.mark.parametrize(("spearman", "expected"), [
+    (0.40, "much worse"), (0.85, "ranks nearly as well as the model"),
+    (0.90, "ranks as well as the model"), (0.95, "ranks better than the model")])
 def test_the_verdict_does_not_oversell(spearman, expected):
     table = pd.DataFrame({"method": list(formula.METHODS), "spearman": [spearman, 0.8, 0.9],
                           "kendall": 0.5, "mae_eV": 0.1})
