@@ -64,7 +64,8 @@ def diagnose(campaign, record, previous, truth_codes, target_energy):
     if previous is None or record.candidates.empty:
         return None
     truth = np.asarray(truth_codes)[None, :]
-    score = float(previous.surrogate.score(campaign.featurizer(0, truth))[0])
+    score = float(previous.surrogate.score(
+        campaign.featurizer(0, truth, previous.surrogate.prototypes))[0])
     pool = record.candidates
     rank = int((pool["score"].to_numpy(float) > score).sum()) + 1
     in_pool = campaign.keys(0, truth)[0] in set(pool["key"])
