@@ -264,7 +264,7 @@ def chart(campaign, round_, labelled, candidates, previous=None):
                                 scale)
     n = len(computed)
     labels = chart_module.families(coords[:n], settings.min_family)
-    names = chart_module.family_names(labels, computed[_fraction_columns(computed)])
+    names = chart_module.family_names(labels, computed)  # its <region>.frac.<El> columns
     energy = computed["energy"].to_numpy(float)
     points = pd.concat([
         pd.DataFrame({
@@ -352,12 +352,6 @@ def _chart_vectors(campaign, rows, settings):
             out = np.zeros((len(rows), part.shape[1]))
         out[members] = part
     return out
-
-
-def _fraction_columns(table):
-    """The per-region element fractions of the layer descriptor (family names)."""
-    return [c for c in table.columns if c.count(".") == 2 and ".frac." in c
-            and not c.startswith("global")]
 
 
 def _family_table(points):
