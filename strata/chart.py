@@ -24,6 +24,7 @@ import re
 from itertools import combinations_with_replacement
 
 import numpy as np
+import pandas as pd
 
 #: columns (PCA components) t-SNE sees at most
 MAX_COMPONENTS = 10
@@ -482,3 +483,18 @@ def stability(previous, coords) -> float:
         return float("nan")
     moved = np.linalg.norm(coords[:len(previous)] - previous, axis=1)
     return float(np.median(moved) / spread)
+
+
+def family_table(points):
+    """One row per motif family of charted points (``family``, ``family_name``, ``e_rel``,
+    ``structure_id``; -1 = no family): name, members, best and mean ``e_rel``, and the
+    lowest-energy member (``representative``)."""
+    rows = []
+    for family, members in points[points["family"] >= 0].groupby("family"):
+        lowest = members.loc[members["e_rel"].idxmin()]
+        rows.append({"family": int(family), "name": lowest["family_name"],
+                     "members": len(members), "best_e_rel": float(members["e_rel"].min()),
+                     "mean_e_rel": float(members["e_rel"].mean()),
+                     "representative": lowest["structure_id"]})
+    return pd.DataFrame(rows, columns=["family", "name", "members", "best_e_rel", "mean_e_rel",
+                                       "representative"])

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from strata import figures, files
+from strata.chart import family_table as chart_family_table
 from strata.environments import PURPOSE, block_of_feature
 from strata.explain import shap_columns
 from strata.featurizer import RELAXATION_PREFIX
@@ -410,17 +411,10 @@ def _campaign_chart_section(points, labelled):
         if best.iloc[0] in where.index:
             steps.append({"round": round_, **where.loc[best.iloc[0], ["x", "y"]].to_dict()})
     path = pd.DataFrame(steps, columns=["round", "x", "y"])
-    families = _families_of(points)
+    families = chart_family_table(points)
     body = "<h2 id='chart'>Chart of the whole campaign</h2>" + _para(
         "The last round's chart; the red line joins the best structure after each round.")
     return body + figure_html(figures.chart_figure(points, families, path), "campaign chart")
-
-
-def _families_of(points):
-    done = points[(points["kind"] != "pool") & (points["family"] >= 0)]
-    rows = [{"family": f, "name": m["family_name"].iloc[0], "members": len(m),
-             "best_e_rel": m["e_rel"].min()} for f, m in done.groupby("family")]
-    return pd.DataFrame(rows, columns=["family", "name", "members", "best_e_rel"])
 
 
 # ----------------------------------------------------------------------------- pages

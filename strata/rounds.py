@@ -251,9 +251,9 @@ def chart(campaign, round_, labelled, candidates, previous=None):
     settings = campaign.settings.report.chart
     computed = _chart_order(labelled[labelled["status"] == "ok"], previous)
     rng = files.round_rng(campaign.settings.seed, round_, "chart")
-    pool = _uncomputed(candidates, computed)
-    if round_ == 0:  # its candidates are the initial set: the space it samples instead
-        pool = _random_orderings(campaign, settings.pool_sample, rng)
+    # round 0's candidates are the initial set: random orderings stand for what it samples
+    pool = (_random_orderings(campaign, settings.pool_sample, rng) if round_ == 0
+            else _uncomputed(candidates, computed))
     pool = pool.iloc[np.sort(rng.choice(len(pool), min(settings.pool_sample, len(pool)),
                                         replace=False))]
     vectors = np.vstack([_chart_vectors(campaign, rows, settings) for rows in (computed, pool)
@@ -289,7 +289,7 @@ def chart(campaign, round_, labelled, candidates, previous=None):
                "purity": chart_module.purity(labels, motifs),
                "stability": (np.nan if shared is None
                              else chart_module.stability(shared, coords))}
-    return {"points": points, "families": _family_table(points[:n]),
+    return {"points": points, "families": chart_module.family_table(points[:n]),
             "quality": pd.DataFrame([quality])}
 
 
@@ -352,19 +352,6 @@ def _chart_vectors(campaign, rows, settings):
             out = np.zeros((len(rows), part.shape[1]))
         out[members] = part
     return out
-
-
-def _family_table(points):
-    """One row per motif family of the computed points."""
-    rows = []
-    for family, members in points[points["family"] >= 0].groupby("family"):
-        lowest = members.loc[members["e_rel"].idxmin()]
-        rows.append({"family": int(family), "name": lowest["family_name"],
-                     "members": len(members), "best_e_rel": float(members["e_rel"].min()),
-                     "mean_e_rel": float(members["e_rel"].mean()),
-                     "representative": lowest["structure_id"]})
-    return pd.DataFrame(rows, columns=["family", "name", "members", "best_e_rel", "mean_e_rel",
-                                       "representative"])
 
 
 def chart_representatives(campaign, labelled, families):
