@@ -39,6 +39,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/formula.smk"
 include: "workflow/rules/chart.smk"
+include: "workflow/rules/hull.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -49,3 +50,4 @@ rule all:
         "results/report.html",
         "results/references.db",
         "results/best_structures.extxyz",
+        *(["results/hull.csv"] if HULL else []),

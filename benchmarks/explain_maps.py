@@ -12,8 +12,9 @@
    round, the chart's trustworthiness, family purity against the round-0 motifs and the
    stability of the previous round's points.
 3. Cost at 147 atoms (Pt74Au73 on the Mackay icosahedron, EMT): seconds of the formula and
-   chart jobs against the round's other non-reference jobs (generate, select, describe,
-   train, explain), side by side in one run, in process (no Snakemake start-up); and
+   chart jobs and of their report sections against the round's other non-reference jobs
+   (generate, select, describe, train, explain, the round's report without the two
+   sections), side by side in one run, in process (no Snakemake start-up); and
    (``--snakemake``) the same campaign under ``snakemake`` in a copy of the workflow, from the
    rules' benchmark files: the formula and chart rules against every other rule of the round
    but ``compute_reference`` (what a round costs a user besides the reference calls).
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import shutil
 import subprocess
 import sys
@@ -38,7 +40,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from strata import chart, rounds
+from strata import chart, evaluation, report, rounds
 from strata.campaign import Campaign
 
 CONFIG = Path("config/config.yaml")
@@ -114,7 +116,7 @@ def default_campaign():
     previous, quality, formulas = None, [], []
     for done in rounds.run(campaign):
         shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
-        tables, _ = rounds.formula(campaign, done.labelled, done.surrogate, shap)
+        tables, _ = rounds.formula(campaign, done.labelled, done.surrogate, shap, done.cv_scores)
         charted = rounds.chart(campaign, done.round, done.labelled, done.candidates, previous)
         previous = charted["points"]
         quality.append({"round": done.round, **charted["quality"].iloc[0].to_dict(),
@@ -138,32 +140,53 @@ def default_campaign():
 
 def cost(n_rounds=4):
     campaign = Campaign.from_config(default_config(**PTAU147))
-    rows, previous = [], None
+    settings = campaign.settings
+    rows, previous, metrics, best = [], None, [], []
     for done in rounds.run(campaign, rounds=n_rounds):
         seconds = {k: v for k, v in done.seconds.items() if k != "reference"}
         start = time.perf_counter()
-        shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
+        explained = rounds.explain(campaign, done.labelled, done.surrogate)
         seconds["explain"] = time.perf_counter() - start
         start = time.perf_counter()
-        rounds.formula(campaign, done.labelled, done.surrogate, shap)
+        formula, _ = rounds.formula(campaign, done.labelled, done.surrogate, explained["shap"],
+                                    done.cv_scores)
         formula_s = time.perf_counter() - start
         start = time.perf_counter()
-        previous = rounds.chart(campaign, done.round, done.labelled, done.candidates,
-                                previous)["points"]
+        charted = rounds.chart(campaign, done.round, done.labelled, done.candidates, previous)
+        charted["representatives"] = rounds.chart_representatives(
+            campaign, done.labelled, charted["families"])
+        previous = charted["points"]
         chart_s = time.perf_counter() - start
+        # the round's report, without and with the two sections (their figures are theirs)
+        metrics.append(done.metrics)
+        best = evaluation.best_so_far(best, done.results, settings.report.best_structures)
+        page = functools.partial(
+            report.round_page, done.round, pd.concat(metrics, ignore_index=True),
+            done.labelled, explained, best=best, settings=settings.descriptors,
+            elements=campaign.elements)
+        start = time.perf_counter()
+        page()
+        seconds["report"] = time.perf_counter() - start
+        start = time.perf_counter()
+        page(formula=formula, chart=charted)
+        sections_s = time.perf_counter() - start - seconds["report"]
         others = sum(seconds.values())
+        stages = formula_s + chart_s + sections_s
         rows.append({"round": done.round, **{f"{k} s": v for k, v in seconds.items()},
                      "formula s": formula_s, "chart s": chart_s,
-                     "formula+chart / others": (formula_s + chart_s) / others})
+                     "their report sections s": sections_s,
+                     "stages / others": stages / others})
     table = pd.DataFrame(rows)
     print("\n=== cost at 147 atoms (Pt74Au73 ico147, EMT), in process: the formula and chart "
-          "jobs against the round's other non-reference jobs")
+          "jobs and their report sections against the round's other non-reference jobs "
+          "(the report without the two sections included)")
     print(table.round(2).to_string(index=False))
     later = table[table["round"] > 0]
-    print(f"rounds 1-{n_rounds - 1}: formula + chart = "
-          f"{later[['formula s', 'chart s']].to_numpy().sum():.1f} s against "
-          f"{later.filter(like=' s').drop(columns=['formula s', 'chart s']).to_numpy().sum():.1f}"
-          f" s of the other jobs ({100 * later['formula+chart / others'].mean():.0f} %)")
+    mine = ["formula s", "chart s", "their report sections s"]
+    print(f"rounds 1-{n_rounds - 1}: formula + chart (+ sections) = "
+          f"{later[mine].to_numpy().sum():.1f} s against "
+          f"{later.filter(like=' s').drop(columns=mine).to_numpy().sum():.1f}"
+          f" s of the other jobs ({100 * later['stages / others'].mean():.0f} %)")
 
 
 def cost_under_snakemake(n_rounds=4):
@@ -185,8 +208,9 @@ def cost_under_snakemake(n_rounds=4):
             seconds = {path.stem: float(pd.read_csv(path, sep="\t")["s"].iloc[0]) for path in
                        (folder / "results" / f"round_{round_:02d}" / "benchmarks").glob("*.tsv")
                        if not path.stem.startswith("compute_reference")}
-            stages = seconds.pop("formula") + seconds.pop("chart")
-            rows.append({"round": round_, **seconds, "formula + chart": stages,
+            formula_s, chart_s = seconds.pop("formula"), seconds.pop("chart")
+            stages = formula_s + chart_s
+            rows.append({"round": round_, **seconds, "formula": formula_s, "chart": chart_s,
                          "others": sum(seconds.values()),
                          "share": stages / sum(seconds.values())})
     table = pd.DataFrame(rows)

@@ -14,7 +14,8 @@ sm = snakemake  # noqa: F821
 start = time.perf_counter()
 campaign = Campaign.from_params(sm.params.campaign)
 tables, text = rounds.formula(campaign, files.read_labelled(sm.input.labelled),
-                              ranking.load_surrogate(sm.input.model), pd.read_csv(sm.input.shap))
+                              ranking.load_surrogate(sm.input.model), pd.read_csv(sm.input.shap),
+                              pd.read_csv(sm.input.cv_scores))
 files.write_csv(tables["formula"], sm.output.formula)
 files.write_csv(tables["parity"], sm.output.parity)
 Path(sm.output.text).write_text(text)

@@ -21,7 +21,7 @@ explained = {name: pd.read_csv(getattr(sm.input, name))
                                    "prototype_features")}
 explained["environments"] = files.read_structures(sm.input.environments)
 best = files.read_structures(sm.input.best)[: sm.params.best_structures]
-names = sm.input.keys()  # the formula and chart inputs exist when their stages are on
+names = sm.input.keys()  # the formula, chart and hull inputs exist when their stages are on
 formula = ({"formula": pd.read_csv(sm.input.formula),
             "parity": pd.read_csv(sm.input.formula_parity)} if "formula" in names else None)
 chart = ({"points": pd.read_csv(sm.input.chart_points),
@@ -29,6 +29,10 @@ chart = ({"points": pd.read_csv(sm.input.chart_points),
           "quality": pd.read_csv(sm.input.chart_quality),
           "representatives": files.read_structures(sm.input.chart_representatives)}
          if "chart_points" in names else None)
+hull = ({"hull": pd.read_csv(sm.input.hull), "points": pd.read_csv(sm.input.hull_points),
+         **({"previous": pd.read_csv(sm.input.previous_hull)}
+            if "previous_hull" in names else {})}
+        if "hull" in names else None)
 results_dir = Path(sm.output.report).parent.parent
 logs = {r: results_dir / f"round_{r:02d}" / "logs" for r in sorted(set(labelled["round"]))}
 html = report.round_page(
@@ -36,7 +40,7 @@ html = report.round_page(
     settings=DescriptorSettings.from_config(sm.params.elements, sm.params.descriptors),
     elements=list(sm.params.elements), ablation=sm.params.ablation,
     times=files.stage_times(labelled, logs), round_names=list(sm.params.rounds),
-    formula=formula, chart=chart,
+    formula=formula, chart=chart, hull=hull,
 )
 Path(sm.output.report).write_text(html)
 logging.info("round %02d report written in %.1f s", round_, time.perf_counter() - start)

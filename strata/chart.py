@@ -42,6 +42,8 @@ INIT_SPREAD = 1e-4
 #: in 6 synthetic blobs, the old points moved up to 0.84 of the map's spread with 12 and at
 #: most 0.06 with 1, at the same trustworthiness, over 8 seeds)
 EXAGGERATION_FROM_PREVIOUS = 1.0
+#: t-SNE iterations of a map continued from the previous round's (a fresh map: sklearn's 1000)
+ITERATIONS_FROM_PREVIOUS = 400
 #: how a region of the particle is called in a family's name
 REGION_WORDS = {"surface": "shell", "intermediate": "subsurface", "core": "core"}
 #: a layer-descriptor column with a region's element fraction: ``<region>.frac.<Element>``
@@ -294,7 +296,8 @@ def embed(vectors, previous=None, seed=0, perplexity=30.0, scale=True) -> np.nda
     init = _initial(scores, previous, rng) if k else "pca"
     tsne = TSNE(n_components=2, perplexity=min(perplexity, (len(scores) - 1) / 3),
                 init=init, random_state=seed,
-                early_exaggeration=EXAGGERATION_FROM_PREVIOUS if k else 12.0)
+                early_exaggeration=EXAGGERATION_FROM_PREVIOUS if k else 12.0,
+                max_iter=ITERATIONS_FROM_PREVIOUS if k else 1000)
     coords = tsne.fit_transform(scores)
     return _align(coords, previous) if k else coords
 

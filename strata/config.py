@@ -56,6 +56,12 @@ def validate_schema(config):
     """
     _check_moved_keys(config)
     error = best_match(DefaultFillingValidator(schema()).iter_errors(config))
+    if error is not None and is_scan(config.get("composition")) and \
+            list(error.absolute_path)[:1] == ["composition"]:
+        # a scan: its own schema's error, not the closest of the other composition forms
+        scan = {"$defs": schema()["$defs"], "$ref": "#/$defs/scan"}
+        error = best_match(DefaultFillingValidator(scan).iter_errors(config["composition"]))
+        _raise(error, ("composition",))
     if error is not None:
         _raise(error)
 
@@ -96,9 +102,44 @@ def validate_section(name, section):
 
 
 def composition_list(config):
-    """The ``composition`` key as a list of element → amount dicts."""
+    """The ``composition`` key as a list of element → amount dicts (a scan: its element and
+    first count only, see :func:`scanned_counts`)."""
     value = config["composition"]
+    if is_scan(value):
+        return [{element: first} for element, (first, _) in value["scan"].items()]
     return value if isinstance(value, list) else [value]
+
+
+def is_scan(composition):
+    """Whether a ``composition`` value is a scan (``{scan: {El: [first, last]}, step: s}``)."""
+    return isinstance(composition, dict) and "scan" in composition
+
+
+def scanned_counts(scan, elements, n_atoms):
+    """The compositions of a scan as counts aligned with ``elements`` (two elements).
+
+    Raises
+    ------
+    ConfigError
+        For more than two elements, or a range that leaves 1 … ``n_atoms`` − 1.
+    """
+    (element, (first, last)), = scan["scan"].items()
+    if len(elements) != 2:
+        raise ConfigError(
+            f"config key 'composition.scan': a scan varies one element of a binary, but "
+            f"'elements' has {len(elements)}; list the compositions instead")
+    if not 1 <= first <= last <= n_atoms - 1:
+        raise ConfigError(
+            f"config key 'composition.scan': {element} counts [{first}, {last}] must rise "
+            f"within 1 … {n_atoms - 1} (the particle has {n_atoms} atoms; the pure particles "
+            f"are the hull's references, not compositions to rank)")
+    column = list(elements).index(element)
+    counts = []
+    for count in range(first, last + 1, scan["step"]):
+        row = np.full(2, n_atoms - count)
+        row[column] = count
+        counts.append(row)
+    return counts
 
 
 def counts_from_amounts(amounts, elements, n_atoms, key="composition"):
@@ -232,6 +273,8 @@ def templates(config):
 
 def compositions(config, n_atoms):
     """Every composition as counts aligned with ``config['elements']`` (distinct)."""
+    if is_scan(config["composition"]):
+        return scanned_counts(config["composition"], config["elements"], n_atoms)
     result = []
     for key, amounts in _keyed_compositions(config):
         counts = counts_from_amounts(amounts, config["elements"], n_atoms, key)
@@ -320,6 +363,11 @@ def check_campaign(config):
     _check_bonds(config, templates_)
     _check_initial_size(config, templates_, counts)
     _check_prior_blocks(config)
+    if config["hull"]["enabled"] and len(templates_) > 1:
+        raise ConfigError(
+            f"config key 'hull.enabled': the hull compares particles of one shape, but "
+            f"cluster.folder gives {len(templates_)} structures; give one, or switch the hull "
+            f"off")
     if config["batch_size"] > config["pool_size"]:
         raise ConfigError(
             f"config key 'batch_size': {config['batch_size']} is larger than 'pool_size' "

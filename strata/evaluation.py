@@ -15,6 +15,9 @@ from sklearn.model_selection import GroupKFold
 from strata import metrics, ranking
 from strata.files import feature_columns
 
+#: the columns of a cross-validated scores table besides ``score``
+SCORE_KEYS = ("structure_id", "composition", "template", "energy")
+
 
 def batch_metrics(batch, k, settings):
     """Metrics of the model that chose a batch, on that batch (within query group)."""
@@ -61,19 +64,36 @@ def surrogate_fit(settings, seed):
     return fit
 
 
-def cross_validated_metrics(labelled, settings, seed, k, folds=5):
-    """K-fold metrics of the surrogate on every labelled structure (within composition).
+def cross_validated_scores(labelled, settings, seed, folds=5):
+    """Out-of-fold scores of the surrogate (higher = more stable) on every labelled structure
+    with a finite energy: ``structure_id``, ``composition``, ``template``, ``energy`` and
+    ``score`` (no rows
+    with fewer than ``2 * folds`` structures).
 
-    Folds split structures, never groups: each structure is scored by a model that was
-    trained on the other folds of every composition.
+    Folds split structures, never groups (:func:`folds_of`): each structure is scored by a
+    model trained on the other folds of every composition. The train stage writes this table
+    once; the formula stage compares with it rather than training the folds again.
     """
     done = out_of_fold(labelled, surrogate_fit(settings, seed), seed, folds)
     if done is None:
-        return {}
+        return pd.DataFrame(columns=[*SCORE_KEYS, "score"])
     ok, score = done
-    table = ok[["energy"]].assign(score=score, group=ranking.group_names_of(ok, settings))
+    return ok[list(SCORE_KEYS)].assign(score=score)
+
+
+def cv_metrics(scores, settings, k):
+    """Within-composition metrics (``cv.*``) of a :func:`cross_validated_scores` table."""
+    if scores.empty:
+        return {}
+    table = scores[["energy", "score"]].assign(group=ranking.group_names_of(scores, settings))
     figures = metrics.grouped_metrics(table, "group", "energy", "score", k)
     return {f"cv.{name}": value for name, value in figures.items() if name != "n_groups"}
+
+
+def cross_validated_metrics(labelled, settings, seed, k, folds=5):
+    """K-fold metrics of the surrogate on every labelled structure (within composition):
+    :func:`cv_metrics` of :func:`cross_validated_scores`."""
+    return cv_metrics(cross_validated_scores(labelled, settings, seed, folds), settings, k)
 
 
 def progress(labelled, round_):
@@ -116,7 +136,7 @@ def with_regret(metrics, ground_truth_energy):
     return table
 
 
-def round_metrics(labelled, round_, settings, seed, k):
+def round_metrics(labelled, round_, settings, k, scores):
     """All metrics of one round as a one-row table.
 
     Parameters
@@ -125,17 +145,18 @@ def round_metrics(labelled, round_, settings, seed, k):
         Every labelled structure of rounds ``0 … round_`` (with batch scores where recorded).
     round_ : int
     settings : strata.settings.ModelSettings
-    seed : int
     k : int
         For recall@k and regret@k of the cross-validation (the batch size); the batch's own
         metrics use ``max(1, k // 5)``.
+    scores : pandas.DataFrame
+        The cross-validated scores of every label (:func:`cross_validated_scores`).
     """
     row = progress(labelled, round_)
     batch = labelled[labelled["round"] == round_]
     if round_ > 0 and "score" in batch:
         # within a batch of k, recall@k is always 1: ask whether the top fifth was best
         row.update(batch_metrics(batch, max(1, k // 5), settings))
-    row.update(cross_validated_metrics(labelled, settings, seed, k))
+    row.update(cv_metrics(scores, settings, k))
     return pd.DataFrame([row])
 
 

@@ -443,3 +443,73 @@ def _family_axes(ax, points, families):
     ax.invert_yaxis()
     ax.set_xlabel("energy above best of composition (eV)")
     ax.set_title("Motif families: which are stable")
+
+
+# ----------------------------------------------------------------------------- hull
+
+def _fraction_column(table):
+    """The composition axis of a binary hull: the fraction of its last element."""
+    return [c for c in table.columns if c.startswith("x_")][-1]
+
+
+def hull_figure(points, hull, previous=None):
+    """The mixing-energy hull of a binary scan: every computed structure (grey), the best per
+    composition (black), the hull (red line, on-hull compositions labelled) and, with
+    ``previous``, the round before's hull (dashed).
+
+    Parameters
+    ----------
+    points, hull : pandas.DataFrame
+        :func:`strata.hull.mixing_table` and :func:`strata.hull.hull_table`.
+    previous : pandas.DataFrame, optional
+        The previous round's hull table.
+    """
+    x = _fraction_column(hull)
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    ax.scatter(points[x], 1000 * points["e_mix"], s=10, color="#bbbbbb", zorder=1,
+               label="computed structures")
+    ax.scatter(hull[x], 1000 * hull["e_mix"], s=22, color="k", zorder=2,
+               label="best per composition")
+    if previous is not None:
+        was = previous[previous["on_hull"]]
+        ax.plot(was[x], 1000 * was["e_mix"], "--", color="#888", lw=1, zorder=2,
+                label="hull of the round before")
+    on = hull[hull["on_hull"]]
+    ax.plot(on[x], 1000 * on["e_mix"], "-o", color="#d62728", lw=1.4, ms=5, zorder=3,
+            label="convex hull")
+    for row in on.itertuples():
+        ax.annotate(row.composition, (getattr(row, x), 1000 * row.e_mix), fontsize=7,
+                    xytext=(0, -11), textcoords="offset points", ha="center", color="#d62728")
+    ax.axhline(0, color="#444", lw=0.6)
+    ax.set_xlabel(f"{x.removeprefix('x_')} fraction")
+    ax.set_ylabel("mixing energy (meV/atom)")
+    ax.set_title("Mixing-energy convex hull")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def hull_evolution_figure(hulls, calls):
+    """The hull after each round of a binary scan, against the reference calls so far.
+
+    Parameters
+    ----------
+    hulls : dict of str to pandas.DataFrame
+        Round name → :func:`strata.hull.hull_table`.
+    calls : dict of str to int
+        Round name → reference calls up to that round.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(hulls), 1)))
+    for colour, (round_, table) in zip(colours, hulls.items(), strict=False):
+        x = _fraction_column(table)
+        on = table[table["on_hull"]]
+        ax.plot(on[x], 1000 * on["e_mix"], "-o", color=colour, lw=1.2, ms=3,
+                label=f"round {round_} ({calls.get(round_, 0)} calls)")
+    ax.axhline(0, color="#444", lw=0.6)
+    ax.set_xlabel(f"{x.removeprefix('x_')} fraction")
+    ax.set_ylabel("mixing energy (meV/atom)")
+    ax.set_title("The hull round by round")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -221,7 +221,8 @@ def _to_ev(score, delta_e, groups):
     return scale * centred
 
 
-def formula_tables(labelled, importance, model_settings, settings, seed, k, folds=5):
+def formula_tables(labelled, importance, model_scores, model_settings, settings, seed, k,
+                   folds=5):
     """The round's formula and how it compares with a line and with the model.
 
     Parameters
@@ -230,6 +231,9 @@ def formula_tables(labelled, importance, model_settings, settings, seed, k, fold
         Every labelled structure of the round (descriptor columns, energy).
     importance : pandas.Series
         Mean |SHAP| per feature of the round's model.
+    model_scores : pandas.DataFrame
+        The model's out-of-fold ``score`` per ``structure_id``, on the same folds
+        (:func:`strata.evaluation.cross_validated_scores`, written by the train stage).
     model_settings : strata.settings.ModelSettings
     settings : strata.settings.FormulaSettings
     seed : int
@@ -257,18 +261,18 @@ def formula_tables(labelled, importance, model_settings, settings, seed, k, fold
         return empty
     formula = fit(ok[features], within_energy(ok, model_settings), features, settings, seed)
     fits = {"formula": _formula_fit(features, model_settings, settings, seed),
-            "linear fit": _linear_fit(features, model_settings),
-            "model": evaluation.surrogate_fit(model_settings, seed)}
-    rows, parity = [], None
-    for method, fit_on in fits.items():
-        table, predicted = evaluation.out_of_fold(ok, fit_on, seed, folds)
-        delta_e = within_energy(table, model_settings)
-        groups = np.asarray(ranking.group_names_of(table, model_settings))
-        if method == "model":  # a score (higher = more stable), mapped to eV
-            predicted = _to_ev(predicted, delta_e, groups)
-        if parity is None:
-            parity = table[["structure_id", "composition"]].assign(delta_e=delta_e)
-        parity[method] = predicted
+            "linear fit": _linear_fit(features, model_settings)}
+    delta_e = within_energy(ok, model_settings)
+    groups = np.asarray(ranking.group_names_of(ok, model_settings))
+    parity = ok[["structure_id", "composition"]].assign(delta_e=delta_e)
+    for method, fit_on in fits.items():  # ok's rows in their order, as out_of_fold keeps them
+        parity[method] = evaluation.out_of_fold(ok, fit_on, seed, folds)[1]
+    # the model ranks (higher = more stable): its scores mapped to eV by one line
+    score = ok[["structure_id"]].merge(model_scores, on="structure_id", how="left")["score"]
+    parity["model"] = _to_ev(score.to_numpy(float), delta_e, groups)
+    rows = []
+    for method in METHODS:
+        predicted = parity[method].to_numpy(float)
         figures = metrics.grouped_metrics(
             pd.DataFrame({"group": groups, "energy": delta_e, "score": -predicted}),
             "group", "energy", "score", k)

@@ -417,11 +417,66 @@ def _campaign_chart_section(points, labelled):
     return body + figure_html(figures.chart_figure(points, families, path), "campaign chart")
 
 
+def _hull_section(hull):
+    """The round's mixing-energy hull (rule ``hull``; "" without ``hull.enabled``)."""
+    if hull is None:
+        return ""
+    from strata.hull import hull_changes
+
+    table, points, previous = hull["hull"], hull["points"], hull.get("previous")
+    body = "<h2 id='hull'>Mixing-energy convex hull</h2>" + _para(
+        "E_mix = (E − Σ n_i E_i / N) / N per atom, against the pure particles of the same "
+        "shape and calculator settings; the best ordering found so far counts at each "
+        "composition. Compositions on the lower convex hull are stable against separating "
+        "into their neighbours; the distance says how far above the hull the others lie.")
+    mixed = ~_pure(table)
+    on = table[table["on_hull"] & mixed]
+    body += _para(f"{len(on)} of {int(mixed.sum())} compositions on the hull: "
+                  f"{', '.join(on['composition']) or 'none'}.", "summary")
+    changes = hull_changes(previous, table)
+    if previous is not None:
+        body += _para("Since the round before: " + ("; ".join(changes) if changes
+                                                     else "no change."), "summary")
+    if len([c for c in table.columns if c.startswith("x_")]) == 2:
+        body += figure_html(figures.hull_figure(points, table, previous), "hull")
+    else:
+        body += _para("The hull is pictured for two elements; for more, see the table.")
+    shown = table.assign(e_mix=1000 * table["e_mix"], distance=1000 * table["distance"])
+    shown = shown.rename(columns={"e_mix": "E_mix (meV/atom)",
+                                  "distance": "above hull (meV/atom)"})
+    return body + table_html(shown.round(3), "hull")
+
+
+def _pure(table):
+    """Rows of a hull table that are the pure particles."""
+    return table["structure_id"].astype(str).str.startswith("pure-")
+
+
+def _hull_evolution_section(hulls, labelled):
+    """The hull after each round against the reference calls so far."""
+    if not hulls:
+        return ""
+    calls = {r: int((labelled["round"] <= int(r)).sum()) for r in hulls}
+    rows = []
+    for round_, table in hulls.items():
+        on = table[table["on_hull"] & ~_pure(table)]
+        rows.append({"round": round_, "reference calls": calls[round_],
+                     "compositions on the hull": ", ".join(on["composition"]),
+                     "lowest E_mix (meV/atom)": 1000 * table["e_mix"].min()})
+    body = "<h2 id='hull'>The hull, round by round</h2>" + _para(
+        "The lower convex hull of the best mixing energy per composition after each round "
+        "(results/hull.csv holds the last).")
+    first = next(iter(hulls.values()))
+    if len([c for c in first.columns if c.startswith("x_")]) == 2:
+        body += figure_html(figures.hull_evolution_figure(hulls, calls), "hull evolution")
+    return body + table_html(pd.DataFrame(rows).round(3), "hulls")
+
+
 # ----------------------------------------------------------------------------- pages
 
 def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=None,
                elements=(), ablation=True, times=None, round_names=None, formula=None,
-               chart=None):
+               chart=None, hull=None):
     """The report of one round.
 
     Parameters
@@ -451,6 +506,9 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
     chart : dict, optional
         ``points``, ``families``, ``quality`` and ``representatives`` (ase.Atoms) of rule
         ``chart`` (None: switched off).
+    hull : dict of str to pandas.DataFrame, optional
+        ``hull``, ``points`` and (after round 0) ``previous`` of rule ``hull`` (None:
+        ``hull.enabled`` off).
     """
     explained = explained or {}
     round_names = round_names or [f"{r:02d}" for r in range(round_ + 1)]
@@ -463,6 +521,7 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
         body += _layers_section(explained, ablation)
     body += _formula_section(formula)
     body += _chart_section(chart, settings, elements)
+    body += _hull_section(hull)
     body += _structures_section(best, batch, labelled, settings, elements)
     body += _relaxation_section(batch, labelled)
     return page(f"Strata round {round_:02d}", body, nav)
@@ -484,10 +543,11 @@ def _failed_section(labelled):
 
 
 def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None, elements=(),
-                  times=None, formulas=None, chart_points=None):
+                  times=None, formulas=None, chart_points=None, hulls=None):
     """The campaign report: progress, metrics, wall time, best structures, round links; with
     ``formulas`` (round → formula table) the formula round by round, with ``chart_points``
-    (the last round's chart) the campaign's chart and the path of its best structure."""
+    (the last round's chart) the campaign's chart and the path of its best structure, with
+    ``hulls`` (round → hull table) the hull round by round."""
     nav = _round_nav(round_names, prefix="")
     body = _progress_section(metrics, times)
     links = "".join(f"<li><a href='round_{r}/report.html'>round {r}</a></li>"
@@ -501,6 +561,7 @@ def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None
         body += _failed_section(labelled)
         body += _formula_evolution_section(formulas)
         body += _campaign_chart_section(chart_points, labelled)
+        body += _hull_evolution_section(hulls, labelled)
     if best:
         body += "<h2 id='structures'>Best structures</h2>"
         body += structures_html(best, settings, elements)

@@ -35,6 +35,7 @@ from strata import chart as chart_module
 from strata import evaluation, files, generation, mpi, orderings, ranking, search, selection
 from strata import explain as explain_module
 from strata import formula as formula_module
+from strata import hull as hull_module
 from strata import reference as reference_module
 from strata.store import compute_cached
 
@@ -68,30 +69,67 @@ def generate(campaign, round_, labelled=None, surrogate=None):
     return search.candidate_pool(campaign, labelled, surrogate, rng)
 
 
-def choose(campaign, round_, candidates, labelled=None):
+def choose(campaign, round_, candidates, labelled=None, weights=None):
     """The batch of a round as a candidate table: round 0 takes the whole initial set;
     later rounds choose ``batch_size`` candidates, never one already computed (nor a
-    symmetry-equivalent one)."""
+    symmetry-equivalent one), shared among the compositions by ``weights``
+    (:func:`hull_weights`; default alike)."""
     if round_ == 0 or candidates.empty:
         return candidates
     return choose_from(campaign, round_, candidates,
-                       selection.computed_keys(campaign.symmetry, labelled))
+                       selection.computed_keys(campaign.symmetry, labelled), weights)
 
 
-def choose_from(campaign, round_, candidates, computed):
+def choose_from(campaign, round_, candidates, computed, weights=None):
     """``batch_size`` candidates of a scored pool whose ``key`` is not in ``computed``
     (:func:`strata.selection.select_batch` with the campaign's settings and the round's
     random stream)."""
     rng = files.round_rng(campaign.settings.seed, round_, "select")
     return selection.select_batch(candidates, computed, campaign.settings.batch_size,
-                                  campaign.settings.selection, rng)
+                                  campaign.settings.selection, rng, weights,
+                                  campaign.settings.hull.settled)
 
 
-def select(campaign, round_, candidates, labelled=None):
+def select(campaign, round_, candidates, labelled=None, surrogate=None, pure_results=None):
     """The structures of a round to compute (:func:`choose`), as :class:`ase.Atoms`
-    numbered ``rNN-NNN``."""
-    batch = choose(campaign, round_, candidates, labelled)
+    numbered ``rNN-NNN``; with the pure particles' results (``hull.enabled``) the batch goes
+    to the compositions that can still lower the hull (:func:`hull_weights`)."""
+    weights = None
+    if round_ and pure_results is not None and not candidates.empty:
+        weights = hull_weights(campaign, candidates, labelled, surrogate, pure_results)
+    batch = choose(campaign, round_, candidates, labelled, weights)
     return files.batch_structures(batch, campaign.templates, campaign.elements, round_)
+
+
+def hull_weights(campaign, candidates, labelled, surrogate, pure_results):
+    """Composition → the highest chance, among its candidates, of falling below the current
+    mixing-energy hull (:func:`strata.hull.below_hull_probability`).
+
+    A candidate's energy is its composition's mean labelled energy plus the surrogate's score
+    above the composition's mean labelled score, in eV by one line pooled over every
+    composition (:func:`strata.hull.energy_scale`); its spread is that line's residual and the
+    bootstrap ensemble's disagreement (``uncertainty``) in eV.
+    """
+    hull_points = hull(campaign, labelled, pure_results)
+    best = hull_points["hull"].set_index("composition")
+    hull_at = best["e_mix"] - best["distance"]
+    ok = labelled[np.isfinite(labelled["energy"])]
+    table = with_prototypes(campaign, ok, surrogate.prototypes)
+    groups = ok["composition"].astype(str).to_numpy()
+    score = surrogate.score(table)
+    slope, spread = hull_module.energy_scale(ok["energy"], score, groups)
+    means = pd.DataFrame({"energy": ok["energy"].to_numpy(float), "score": score},
+                         index=groups).groupby(level=0).mean()
+    composition = candidates["composition"].astype(str).to_numpy()
+    energy = means.loc[composition, "energy"].to_numpy() + slope * (
+        candidates["score"].to_numpy(float) - means.loc[composition, "score"].to_numpy())
+    counts = np.stack([campaign.composition_counts()[c] for c in composition])
+    pure = pure_energies(pure_results)
+    e_mix = hull_module.mixing_energy(energy, counts, [pure[e] for e in campaign.elements])
+    uncertainty = candidates.get("uncertainty", pd.Series(0.0, index=candidates.index))
+    sigma = np.hypot(spread, slope * uncertainty.to_numpy(float)) / counts.sum(axis=1)
+    chance = hull_module.below_hull_probability(e_mix, sigma, hull_at.loc[composition])
+    return pd.Series(chance, index=composition).groupby(level=0).max()
 
 
 def reference(campaign, atoms, store=None, txt=None, workdir=None, tasks=None):
@@ -179,14 +217,25 @@ def with_prototypes(campaign, labelled, prototypes):
 
 
 def train(campaign, round_, labelled):
-    """The surrogate of a round (:func:`fit_model`) and the round's metrics (the new batch
-    scores the model that chose it; cross-validation on every label, prototype features
-    included; the regret is the reports', :func:`strata.evaluation.with_regret`)."""
+    """The surrogate of a round (:func:`fit_model`), the out-of-fold scores of every label
+    (:func:`strata.evaluation.cross_validated_scores`, prototype features included) and the
+    round's metrics (the new batch scores the model that chose it; the cross-validation; the
+    regret is the reports', :func:`strata.evaluation.with_regret`).
+
+    Returns
+    -------
+    surrogate : strata.ranking.Surrogate
+    metrics : pandas.DataFrame
+        One row.
+    cv_scores : pandas.DataFrame
+        ``structure_id``, ``composition``, ``template``, ``energy``, ``score``.
+    """
     settings = campaign.settings
     surrogate, table = _fitted(campaign, labelled)
-    metrics = evaluation.round_metrics(table, round_, settings.model, settings.seed,
-                                       settings.batch_size)
-    return surrogate, metrics
+    cv_scores = evaluation.cross_validated_scores(table, settings.model, settings.seed)
+    metrics = evaluation.round_metrics(table, round_, settings.model, settings.batch_size,
+                                       cv_scores)
+    return surrogate, metrics, cv_scores
 
 
 def explain(campaign, labelled, surrogate):
@@ -206,9 +255,10 @@ def explain(campaign, labelled, surrogate):
     return tables
 
 
-def formula(campaign, labelled, surrogate, shap):
+def formula(campaign, labelled, surrogate, shap, cv_scores):
     """The round's formula of stability (:func:`strata.formula.formula_tables`): screened by
-    the mean |SHAP| of the explain stage's table ``shap``, cross-validated on the model's folds.
+    the mean |SHAP| of the explain stage's table ``shap``, cross-validated on the model's folds
+    and compared with the model's out-of-fold ``cv_scores`` (:func:`train`).
 
     Returns
     -------
@@ -221,9 +271,62 @@ def formula(campaign, labelled, surrogate, shap):
     table = with_prototypes(campaign, labelled, surrogate.prototypes)
     importance = explain_module.mean_abs_shap(shap[explain_module.shap_columns(shap)])
     found, methods, parity = formula_module.formula_tables(
-        table, importance, surrogate.settings, settings.report.formula, settings.seed,
-        settings.batch_size)
+        table, importance, cv_scores, surrogate.settings, settings.report.formula,
+        settings.seed, settings.batch_size)
     return {"formula": methods, "parity": parity}, formula_module.formula_text(found, methods)
+
+
+def pure_particles(campaign):
+    """The pure particle of each element on the campaign's template: the references of the
+    mixing energy (:mod:`strata.hull`), computed once like a batch (``structure_id``
+    ``pure-<El>``, round -1)."""
+    template = campaign.templates[0]
+    return [generation.structure_atoms(
+                template, np.full(len(template), code), campaign.elements,
+                structure_id=f"pure-{element}", round=-1, template=0,
+                composition=f"{element}{len(template)}", origin="pure", pick="reference")
+            for code, element in enumerate(campaign.elements)]
+
+
+def pure_energies(results):
+    """Element → energy (eV) of the pure particles' reference results (:func:`pure_particles`).
+
+    Raises
+    ------
+    ValueError
+        When one of them failed: the hull is not defined without it.
+    """
+    energies = {}
+    for result in results:
+        element = result.get_chemical_symbols()[0]
+        if result.info["status"] != "ok":
+            raise ValueError(
+                f"the reference calculation of the pure {element} particle failed "
+                f"({result.info.get('reason', 'no reason recorded')}): the mixing energies "
+                f"need it; fix the reference settings, or switch hull.enabled off")
+        energies[element] = result.get_potential_energy()
+    return energies
+
+
+def hull(campaign, labelled, pure_results):
+    """The mixing energies of the structures labelled so far and their hull
+    (:mod:`strata.hull`), from the pure particles' ``pure_results``.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``points`` (:func:`strata.hull.mixing_table`: every computed structure) and ``hull``
+        (:func:`strata.hull.hull_table`: one row per composition).
+    """
+    counts = campaign.composition_counts()
+    table = labelled[["composition", "structure_id", "energy"]].copy()
+    per_element = np.stack([counts[c] for c in table["composition"].astype(str)])
+    for column, element in enumerate(campaign.elements):
+        table[element] = per_element[:, column]
+    pure = pure_energies(pure_results)
+    points = hull_module.mixing_table(table, pure, campaign.elements)
+    return {"points": points, "hull": hull_module.hull_table(
+        points, pure, campaign.elements, len(campaign.templates[0]))}
 
 
 def chart(campaign, round_, labelled, candidates, previous=None):
@@ -403,7 +506,9 @@ class Round:
     labelled: pd.DataFrame
     surrogate: ranking.Surrogate
     metrics: pd.DataFrame
+    cv_scores: pd.DataFrame
     seconds: dict
+    pure: list = None  # the pure particles' results (hull.enabled)
 
 
 def run(campaign, compute=None, rounds=None):
@@ -425,7 +530,10 @@ def run(campaign, compute=None, rounds=None):
         empty batch (stop rule) ends it.
     """
     compute = compute or (lambda atoms: reference(campaign, atoms)[0])
-    tables, labelled, surrogate = [], None, None
+    tables, labelled, surrogate, pure = [], None, None, None
+    if campaign.settings.hull.enabled:  # once, before round 0 (rules pure_particles, compute_pure)
+        pure = [files.round_trip(compute(atoms), files.write_result, files.read_result,
+                                 ".extxyz") for atoms in pure_particles(campaign)]
     for round_ in range(campaign.settings.rounds if rounds is None else rounds):
         clock = _Clock()
         # every hand-over goes through its file format, as between two rules
@@ -433,7 +541,8 @@ def run(campaign, compute=None, rounds=None):
             candidates = files.round_trip(generate(campaign, round_, labelled, surrogate),
                                           files.write_candidates, files.read_candidates, ".csv")
         with clock("select"):
-            batch = files.round_trip(select(campaign, round_, candidates, labelled),
+            batch = files.round_trip(select(campaign, round_, candidates, labelled, surrogate,
+                                            pure),
                                      files.write_structures, files.read_structures, ".extxyz")
         if not batch:
             return
@@ -445,11 +554,11 @@ def run(campaign, compute=None, rounds=None):
                                            files.read_table, ".csv"))
             labelled = files.concat_labelled(tables)
         with clock("train"):
-            surrogate, metrics = train(campaign, round_, labelled)
+            surrogate, metrics, cv_scores = train(campaign, round_, labelled)
             surrogate = files.round_trip(surrogate, ranking.Surrogate.save,
                                          ranking.load_surrogate, "")
         yield Round(round_, candidates, batch, results, labelled, surrogate, metrics,
-                    clock.seconds)
+                    cv_scores, clock.seconds, pure)
 
 
 class _Clock:

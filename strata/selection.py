@@ -127,7 +127,8 @@ def _exploit(pool, turn, n, settings):
     return chosen + deferred[: n - len(chosen)]
 
 
-def select_batch(candidates, computed_keys, batch_size, settings, rng):
+def select_batch(candidates, computed_keys, batch_size, settings, rng, weights=None,
+                 settled=0.0):
     """Choose the batch of one round from the scored candidate pool.
 
     Parameters
@@ -142,6 +143,12 @@ def select_batch(candidates, computed_keys, batch_size, settings, rng):
     batch_size : int
     settings : strata.settings.SelectionSettings
     rng : numpy.random.Generator
+    weights : pandas.Series, optional
+        Composition → weight (a composition scan: the chance that its candidates lower the
+        mixing-energy hull, :func:`strata.rounds.hull_weights`). Compositions then take turns
+        in proportion to their weight (the ``k``-th pick of one comes at ``k / weight``), and
+        those below ``settled`` get none. Default: every composition alike.
+    settled : float
 
     Returns
     -------
@@ -161,15 +168,21 @@ def select_batch(candidates, computed_keys, batch_size, settings, rng):
     pool = pool.iloc[np.lexsort((pool["predicted_rank"].to_numpy(),))].reset_index(drop=True)
     pool = pool[~pool["key"].isin(computed_keys)]
     pool = pool.drop_duplicates("key", keep="first").reset_index(drop=True)
+    weight = np.ones(len(pool))
+    if weights is not None:
+        weight = pool["composition"].astype(str).map(weights).fillna(0.0).to_numpy(float)
+        pool, weight = pool[weight >= max(settled, 1e-12)].reset_index(drop=True), \
+            weight[weight >= max(settled, 1e-12)]
     if len(pool) == 0 or batch_size <= 0:
         return pool.assign(pick=pd.Series(dtype=str)).iloc[:0]
     n_explore = 0
     if settings.exploration_method != "none":
         n_explore = int(round(settings.exploration * batch_size))
         n_explore = min(n_explore, batch_size - 1) if batch_size > 1 else 0
-    # exploit: by within-group rank, so that groups take turns (pool is sorted that way)
-    within = _groups(pool).groupby(_groups(pool)).cumcount()
-    turn = np.lexsort((pool["predicted_rank"].to_numpy(), within.to_numpy()))
+    # exploit: by within-group rank over the group's weight, so that groups take turns (in
+    # proportion to their weights; the pool is sorted by rank)
+    within = _groups(pool).groupby(_groups(pool)).cumcount().to_numpy()
+    turn = np.lexsort((pool["predicted_rank"].to_numpy(), (within + 1) / weight))
     chosen = _exploit(pool, turn, batch_size - n_explore, settings)
     top_share = max(len(chosen) + n_explore, int(np.ceil(settings.exploration_top * len(pool))))
     explore = _explore(pool, chosen, min(n_explore, batch_size - len(chosen)),

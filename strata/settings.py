@@ -439,6 +439,24 @@ class DescriptorSettings(LayerSettings):
 
 
 @dataclass(frozen=True)
+class HullSettings(_Section):
+    """The ``hull`` section (see :mod:`strata.hull`).
+
+    Parameters
+    ----------
+    enabled : bool
+        Pure particles, mixing energies and the hull every round.
+    settled : float
+        A composition none of whose candidates has this chance of lowering the hull gets no
+        reference calls (:func:`strata.rounds.hull_weights`).
+    """
+
+    SECTION = "hull"
+    enabled: bool
+    settled: float
+
+
+@dataclass(frozen=True)
 class CampaignSettings:
     """Every section of a validated campaign config, built once.
 
@@ -460,6 +478,7 @@ class CampaignSettings:
     search: SearchSettings
     selection: SelectionSettings
     report: ReportSettings
+    hull: HullSettings
     reference: MappingProxyType
     resources: MappingProxyType
 
@@ -482,6 +501,7 @@ class CampaignSettings:
             search=SearchSettings.from_config(config["search"]),
             selection=SelectionSettings.from_config(config["selection"]),
             report=ReportSettings.from_config(config["report"]),
+            hull=HullSettings.from_config(config["hull"]),
             reference=_frozen(calculator_settings(config["reference"])),
             resources=_frozen(config["reference"]["resources"]),
         )

@@ -68,7 +68,7 @@ MALFORMED = [
      "less than or equal to the minimum of 0"),
     ("count as text", patched(composition={"Pt": "7", "Au": 6}), "composition.Pt",
      "not of type 'number'"),
-    ("empty composition", patched(composition={}), "composition", "non-empty"),
+    ("empty composition", patched(composition={}), "composition", "is not a composition"),
     ("fractions do not add up", patched(composition={"Pt": 0.5, "Au": 0.3}), "composition",
      "fractions add up to 0.8, not 1"),
     ("fraction rounds to no atom", patched(composition={"Pt": 0.99, "Au": 0.01}),

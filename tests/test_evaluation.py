@@ -28,9 +28,14 @@ def labelled_table(n_per_round=(12, 4), seed=0):
     return pd.DataFrame(rows)
 
 
+def _round_metrics(table, round_):
+    scores = evaluation.cross_validated_scores(table, MODEL, 0)
+    return evaluation.round_metrics(table, round_, MODEL, 5, scores)
+
+
 def test_batch_scored_perfectly_by_the_model_that_chose_it():
     table = labelled_table()
-    row = evaluation.round_metrics(table, 1, MODEL, 0, k=5).iloc[0]
+    row = _round_metrics(table, 1).iloc[0]
     assert row["batch.spearman"] == 1.0 and row["batch.kendall"] == 1.0
     assert row["batch.regret@1"] == 0.0
 
@@ -46,7 +51,7 @@ def test_progress_counts_calls_and_failures():
 
 def test_regret_is_added_at_render_time():
     table = labelled_table()
-    metrics = pd.concat([evaluation.round_metrics(table, r, MODEL, 0, k=5) for r in (0, 1)],
+    metrics = pd.concat([_round_metrics(table, r) for r in (0, 1)],
                         ignore_index=True)
     assert "regret" not in metrics
     ground_truth = table.energy.min() - 0.5
@@ -67,10 +72,19 @@ def test_cross_validation_learns_a_learnable_energy():
     table = labelled_table(n_per_round=(60,))
     figures = evaluation.cross_validated_metrics(table, MODEL, 0, k=5)
     assert figures["cv.spearman"] > 0.8
+    # every structure is scored once, by a model that did not see it
+    scores = evaluation.cross_validated_scores(table, MODEL, 0)
+    assert sorted(scores["structure_id"]) == sorted(table["structure_id"])
+    assert figures == evaluation.cv_metrics(scores, MODEL, 5)
+
+
+def test_too_few_labels_have_no_cross_validated_scores():
+    scores = evaluation.cross_validated_scores(labelled_table(n_per_round=(6,)), MODEL, 0)
+    assert scores.empty and evaluation.cv_metrics(scores, MODEL, 5) == {}
 
 
 def test_round_zero_has_no_batch_metrics():
-    row = evaluation.round_metrics(labelled_table(), 0, MODEL, 0, k=5).iloc[0]
+    row = _round_metrics(labelled_table(), 0).iloc[0]
     assert not any(name.startswith("batch.") for name in row.index)
 
 # ---- best structures so far (a round's best.extxyz); the mini campaign of tests/test_explain.py

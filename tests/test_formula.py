@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_explain import mini  # noqa: F401  (fixture)
 
-from strata import explain, formula
+from strata import evaluation, explain, formula
 from strata.settings import FormulaSettings, ReportSettings
 
 SETTINGS = ReportSettings.from_config({}).formula
@@ -93,8 +93,9 @@ def _importance(mini):  # noqa: F811
 
 def test_formula_tables_compare_formula_line_and_model_on_the_same_rows(mini):  # noqa: F811
     labelled = mini["labelled"]
-    found, table, parity = formula.formula_tables(labelled, _importance(mini), mini["model"],
-                                                  SETTINGS, seed=0, k=3)
+    scores = evaluation.cross_validated_scores(labelled, mini["model"], 0)
+    found, table, parity = formula.formula_tables(labelled, _importance(mini), scores,
+                                                  mini["model"], SETTINGS, seed=0, k=3)
     assert list(table["method"]) == list(formula.METHODS)
     assert len(parity) == len(labelled)
     # ΔE is the energy relative to its composition's mean
@@ -112,10 +113,24 @@ def test_formula_tables_compare_formula_line_and_model_on_the_same_rows(mini):  
     assert found.expression() in text and "Spearman" in text
 
 
+def test_the_model_row_is_the_train_stages_cross_validation(mini):  # noqa: F811
+    labelled = mini["labelled"]
+    # scores that rank exactly by energy: the model's row ranks perfectly, whatever its folds
+    perfect = labelled[["structure_id"]].assign(score=-labelled["energy"])
+    _, table, parity = formula.formula_tables(labelled, _importance(mini), perfect,
+                                              mini["model"], SETTINGS, seed=0, k=3)
+    by = table.set_index("method")
+    assert by.loc["model", "spearman"] == pytest.approx(1.0)
+    assert by.loc["formula", "spearman"] < 1.0
+    # mapped to eV by one line through the origin: the scale is the least-squares one
+    assert np.allclose(parity["model"], parity["delta_e"])
+
+
 def test_too_few_labels_give_no_formula_and_say_so(mini):  # noqa: F811
     few = mini["labelled"].iloc[:6]
-    found, table, parity = formula.formula_tables(few, _importance(mini), mini["model"],
-                                                  SETTINGS, seed=0, k=3)
+    scores = evaluation.cross_validated_scores(few, mini["model"], 0)
+    found, table, parity = formula.formula_tables(few, _importance(mini), scores,
+                                                  mini["model"], SETTINGS, seed=0, k=3)
     assert found is None and table.empty and parity.empty
     assert "too few" in formula.formula_text(found, table).lower()
 

@@ -206,7 +206,7 @@ def formula_tables(campaign_rounds):  # noqa: F811
     for done in campaign_rounds:
         shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
         out[f"{done.round:02d}"] = rounds.formula(campaign, done.labelled, done.surrogate,
-                                                  shap)[0]
+                                                  shap, done.cv_scores)[0]
     return out
 
 
@@ -249,3 +249,41 @@ def test_campaign_page_shows_the_formula_of_every_round_and_the_best_path(
     assert "campaign chart" in html
     plain = report.campaign_page(metrics, ["00", "01", "02"], labelled=labelled)
     assert "id='formula'" not in plain and "campaign chart" not in plain
+
+
+# ----------------------------------------------------------------------------- hull
+
+def _hull_tables(e_mix, pure=(-10.0, -20.0), n=10):
+    """Hull and points of Ag(n-k)Au(k) with the given best mixing energies (k -> eV/atom)."""
+    from strata import hull
+
+    rows = []
+    for i, (k, e) in enumerate(e_mix.items()):
+        energy = n * e + ((n - k) * pure[0] + k * pure[1]) / n
+        rows.append({"composition": f"Ag{n - k}Au{k}", "structure_id": f"r00-{i:03d}",
+                     "energy": energy, "Ag": n - k, "Au": k})
+    energies = dict(zip(["Ag", "Au"], pure, strict=True))
+    points = hull.mixing_table(pd.DataFrame(rows), energies, ["Ag", "Au"])
+    return {"hull": hull.hull_table(points, energies, ["Ag", "Au"], n), "points": points}
+
+
+def test_round_and_campaign_pages_show_the_hull(mini, explained):
+    first = _hull_tables({3: -0.03, 5: -0.01})
+    second = _hull_tables({3: -0.03, 5: -0.04})
+    html = report.round_page(1, mini["metrics"], mini["labelled"], explained,
+                             settings=SETTINGS, elements=ELEMENTS,
+                             hull={**second, "previous": first["hull"]})
+    section = html[html.index("id='hull'"):]
+    assert "2 of 2 compositions on the hull: Ag7Au3, Ag5Au5." in section
+    assert "joined the hull: Ag5Au5" in section and "Ag5Au5 (−30.0 meV/atom)" in section
+    assert len(_images(section[:section.index("<table")])) == 1
+    assert "class=\"dataframe hull\"" in section
+    assert "id='hull'" not in report.round_page(1, mini["metrics"], mini["labelled"],
+                                                explained, settings=SETTINGS, elements=ELEMENTS)
+    labelled = mini["labelled"]
+    page = report.campaign_page(mini["metrics"], ["00", "01"], labelled=labelled,
+                                hulls={"00": first["hull"], "01": second["hull"]})
+    evolution = page[page.index("id='hull'"):]
+    assert len(_images(evolution)) == 1
+    calls = int((labelled["round"] <= 1).sum())
+    assert f"<td>{calls}</td>" in evolution and "Ag7Au3, Ag5Au5" in evolution

@@ -203,7 +203,7 @@ def test_the_formula_job_screens_the_explain_stage_shap_values(campaign_rounds):
     campaign = Campaign.from_config(as_snakemake_reads_it(SMALL))
     done = campaign_rounds[-1]
     shap = rounds.explain(campaign, done.labelled, done.surrogate)["shap"]
-    tables, text = rounds.formula(campaign, done.labelled, done.surrogate, shap)
+    tables, text = rounds.formula(campaign, done.labelled, done.surrogate, shap, done.cv_scores)
     assert list(tables["formula"]["method"]) == ["formula", "linear fit", "model"]
     assert len(tables["parity"]) == (done.labelled["status"] == "ok").sum()
     expression = tables["formula"]["expression"].iloc[0]
@@ -214,3 +214,38 @@ def test_the_formula_job_screens_the_explain_stage_shap_values(campaign_rounds):
     variables = [v.rsplit("(", 1)[1].rstrip(")")
                  for v in tables["formula"]["variables"].iloc[0].split("; ")]
     assert set(variables) <= set(top)
+
+
+# ----------------------------------------------------------------------------- hull
+
+SCAN = {**SMALL, "composition": {"scan": {"Au": [3, 10]}, "step": 1}, "hull": {"enabled": True},
+        "cluster": {"shape": "icosahedron", "size": 2, "lattice_constant": 4.0},
+        "rounds": 2, "initial_size": 2, "batch_size": 4}
+
+
+def test_the_hull_job_measures_mixing_against_the_pure_particles():
+    campaign = Campaign.from_config(as_snakemake_reads_it(SCAN))
+    particles = rounds.pure_particles(campaign)
+    assert [a.info["composition"] for a in particles] == ["Pt13", "Au13"]
+    pure = [files.round_trip(rounds.reference(campaign, atoms)[0], files.write_result,
+                             files.read_result, ".extxyz") for atoms in particles]
+    *_, done = rounds.run(campaign)
+    tables = rounds.hull(campaign, done.labelled, pure)
+    hull, points = tables["hull"], tables["points"]
+    assert len(hull) == 8 + 2 and len(points) == len(done.labelled)
+    # E_mix = (E − Σ n_i E_i / N) / N, checked on one structure by hand
+    row = done.labelled.iloc[0]
+    counts = campaign.composition_counts()[row["composition"]]
+    energies = rounds.pure_energies(pure)
+    by_hand = (row["energy"] - (counts[0] * energies["Pt"] + counts[1] * energies["Au"]) / 13) / 13
+    assert np.isclose(points.set_index("structure_id").loc[row["structure_id"], "e_mix"], by_hand)
+    # the best per composition, the pure ends on the hull at zero
+    best = points.groupby("composition")["e_mix"].min()
+    mixed = hull.set_index("composition").loc[best.index]
+    assert np.allclose(mixed["e_mix"], best)
+    assert hull["on_hull"].iloc[[0, -1]].all() and (hull["e_mix"].iloc[[0, -1]] == 0).all()
+    # a failed pure particle stops the job with a message naming it
+    failed = pure[0].copy()
+    failed.info.update(status="failed", reason="SCF did not converge")
+    with pytest.raises(ValueError, match="pure Pt particle failed .SCF did not converge"):
+        rounds.hull(campaign, done.labelled, [failed, pure[1]])

@@ -140,3 +140,29 @@ def test_diversity_exploration_from_codes():
     distance[np.isin(pool["key"], batch["key"][:4])] = -1
     explore = np.stack(batch["codes"][4:].to_numpy())
     assert (explore != exploit[:, None, :]).sum(axis=2).min() == distance.max()
+
+
+def test_weights_share_the_batch_and_settled_compositions_get_none():
+    compositions = ((28, 27), (20, 35), (40, 15))
+    _, _, pool = make_pool(n=30, compositions=compositions)
+    keys = [orderings.composition_key(c, ["Pt", "Au"]) for c in compositions]
+    settings = SelectionSettings.from_config({"exploration": 0.0})
+    weights = pd.Series({keys[0]: 0.9, keys[1]: 0.3, keys[2]: 0.001})
+    batch = selection.select_batch(pool, set(), 8, settings, np.random.default_rng(0),
+                                   weights=weights, settled=0.01)
+    taken = batch["composition"].value_counts()
+    # 0.9 : 0.3 -> the k-th pick comes at k / weight: 6 and 2 of 8; the settled one none
+    assert taken[keys[0]] == 6 and taken[keys[1]] == 2 and keys[2] not in taken
+    # within a composition, still its best first
+    first = batch[batch["composition"] == keys[0]]
+    assert list(first["predicted_rank"]) == [1, 2, 3, 4, 5, 6]
+    # equal weights: the compositions take turns, as without weights
+    alike = pd.Series(dict.fromkeys(keys, 0.5))
+    plain = selection.select_batch(pool, set(), 6, settings, np.random.default_rng(0))
+    same = selection.select_batch(pool, set(), 6, settings, np.random.default_rng(0),
+                                  weights=alike)
+    assert list(same["key"]) == list(plain["key"])
+    # everything settled: an empty batch (the campaign stops)
+    none = selection.select_batch(pool, set(), 6, settings, np.random.default_rng(0),
+                                  weights=pd.Series(dict.fromkeys(keys, 0.0)), settled=0.01)
+    assert none.empty

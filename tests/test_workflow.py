@@ -139,6 +139,34 @@ def test_raising_rounds_computes_only_the_new_round(campaign):
     assert computed_count(campaign) == n_computed + 3
 
 
+def test_composition_scan_reports_the_hull(tmp_path):
+    """The hull preset, shrunk to the 13-atom icosahedron and four compositions: the pure
+    particles are computed once, every round tables and pictures the hull."""
+    folder = copy_workflow(tmp_path)
+    (folder / "small.yaml").write_text(yaml.safe_dump({
+        "composition": {"scan": {"Au": [4, 7]}, "step": 1}, "cluster": {"size": 2},
+        "batch_size": 2, "pool_size": 100, "rounds": 2,
+        "report": {"formula": {"enabled": False}, "chart": {"enabled": False}}}))
+    done = run_snakemake(folder, "--configfile", "config/agau55-hull.yaml", "small.yaml")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = folder / "results"
+    assert len(list((results / "pure" / "references").glob("*.extxyz"))) == 2
+    hull = pd.read_csv(results / "hull.csv")
+    assert list(hull["composition"]) == ["Ag13", "Ag9Au4", "Ag8Au5", "Ag7Au6", "Ag6Au7", "Au13"]
+    assert hull["on_hull"].iloc[[0, -1]].all() and (hull["distance"] >= 0).all()
+    assert hull["computed"].iloc[1:-1].sum() == 4 * 2 + 2
+    assert hull.equals(pd.read_csv(results / "round_01" / "hull.csv"))
+    for page in (results / "round_01" / "report.html", results / "report.html"):
+        assert "id='hull'" in page.read_text()
+    # the pure particles are not computed again when the campaign is extended
+    pure = {p: p.stat().st_mtime_ns for p in (results / "pure" / "references").glob("*")}
+    more = run_snakemake(folder, "--configfile", "config/agau55-hull.yaml", "small.yaml",
+                         "--config", "rounds=3")
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert pure == {p: p.stat().st_mtime_ns for p in (results / "pure" / "references").glob("*")}
+    assert (results / "round_02" / "hull.csv").is_file()
+
+
 def test_snakemake_lint_is_clean():
     done = subprocess.run([str(SNAKEMAKE), "--lint", "--cores", "1"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)

@@ -24,6 +24,12 @@ RESOURCES = config["reference"]["resources"]
 # the report stages that can be switched off, and their settings
 FORMULA = config["report"]["formula"]
 CHART = config["report"]["chart"]
+# the mixing-energy hull (hull.enabled): the pure particles' result files, one per element
+HULL = config["hull"]["enabled"]
+PURE_REFERENCES = expand(
+    "results/pure/references/{index}.extxyz",
+    index=[f"{i:03d}" for i in range(len(config["elements"]))],
+)
 
 
 wildcard_constraints:
@@ -39,6 +45,9 @@ localrules:
     explain_model,
     formula,
     chart,
+    pure_particles,
+    hull,
+    campaign_hull,
     best_so_far,
     report_round,
     gather_references,
@@ -98,6 +107,42 @@ def formula_and_chart_of_every_round(wildcards):
     if CHART["enabled"]:
         files["chart_points"] = f"results/round_{ROUNDS[-1]}/chart/points.csv"
     return files
+
+
+def hull_tables(wildcards):
+    """A round's hull, its points and the round before's hull (hull.enabled; none else)."""
+    round_ = int(wildcards.round)
+    if not HULL:
+        return {}
+    files = {
+        "hull": f"results/round_{round_:02d}/hull.csv",
+        "hull_points": f"results/round_{round_:02d}/hull_points.csv",
+    }
+    if round_:
+        files["previous_hull"] = f"results/round_{round_ - 1:02d}/hull.csv"
+    return files
+
+
+def hull_weights_inputs(wildcards):
+    """The model of the round before and the pure particles' results, with which a round
+    after round 0 shares its batch by the chance to lower the hull (hull.enabled)."""
+    if not HULL or not int(wildcards.round):
+        return {}
+    model = previous_model(wildcards)[0]
+    return {
+        "model": model,
+        "model_sidecar": model.replace(".txt", ".json"),
+        "pure": PURE_REFERENCES,
+    }
+
+
+def hull_tables_of_every_round(wildcards):
+    """Every round's hull table (hull.enabled; none else)."""
+    return (
+        {"hulls": expand("results/round_{round}/hull.csv", round=ROUNDS)}
+        if HULL
+        else {}
+    )
 
 
 def references_of(round_):

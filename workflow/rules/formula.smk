@@ -9,6 +9,7 @@ rule formula:
         model="results/round_{round}/model.txt",
         model_sidecar="results/round_{round}/model.json",
         shap="results/round_{round}/explain/shap.csv",
+        cv_scores="results/round_{round}/cv_scores.csv",
     output:
         formula="results/round_{round}/explain/formula.csv",
         parity="results/round_{round}/explain/formula_parity.csv",

@@ -28,6 +28,7 @@ rule best_so_far:
 rule report_round:
     input:
         unpack(formula_and_chart),
+        unpack(hull_tables),
         metrics=metrics_until,
         labelled=descriptors_until,
         shap="results/round_{round}/explain/shap.csv",
@@ -65,6 +66,7 @@ rule report_round:
 rule report_campaign:
     input:
         unpack(formula_and_chart_of_every_round),
+        unpack(hull_tables_of_every_round),
         metrics=expand("results/round_{round}/metrics.csv", round=ROUNDS),
         labelled=expand("results/round_{round}/descriptors.csv", round=ROUNDS),
         reports=expand("results/round_{round}/report.html", round=ROUNDS),

@@ -1,10 +1,13 @@
 # Stage 2: the batch to compute. Round 0 takes the whole initial set; later rounds take the
-# top of the scored pool with an exploration share, never a structure already computed.
+# top of the scored pool with an exploration share, never a structure already computed; a
+# composition scan with its hull shares the batch among compositions by their chance to
+# lower the hull.
 # A checkpoint: the number of reference jobs of a round is known once it has run.
 
 
 checkpoint select_batch:
     input:
+        unpack(hull_weights_inputs),
         candidates="results/round_{round}/candidates.csv",
         labelled=descriptors_before,
     output:
@@ -16,8 +19,14 @@ checkpoint select_batch:
     conda:
         "../../envs/strata.yaml"
     params:
+        # a scan with its hull (hull.enabled) shares the batch by the chance to lower it
         campaign=campaign_params(
-            "search", "selection", "batch_size", "pool_size", "seed"
+            "search",
+            "selection",
+            "batch_size",
+            "pool_size",
+            "seed",
+            *(["descriptors", "model", "hull"] if HULL else []),
         ),
     script:
         "../../scripts/select_batch.py"

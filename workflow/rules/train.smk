@@ -1,5 +1,6 @@
-# Stage 5: the LambdaRank surrogate, trained on every structure labelled so far, and the
-# metrics of the round (the new batch scores the model that chose it).
+# Stage 5: the LambdaRank surrogate, trained on every structure labelled so far; the metrics
+# of the round (the new batch scores the model that chose it); the out-of-fold scores of
+# every label (the cross-validation, which the formula stage compares with).
 
 
 rule train_model:
@@ -9,6 +10,7 @@ rule train_model:
         model="results/round_{round}/model.txt",
         model_sidecar="results/round_{round}/model.json",
         metrics="results/round_{round}/metrics.csv",
+        cv_scores="results/round_{round}/cv_scores.csv",
         provenance="results/round_{round}/provenance.json",
     log:
         "results/round_{round}/logs/train_model.log",

@@ -1,0 +1,291 @@
+"""A composition scan: reference calls until every composition's best ordering, and until the
+exact mixing-energy hull, against independent per-composition campaigns, a GA and random
+search, in one run and on one oracle (asap3's EMT, :class:`oracle.Oracle`).
+
+The particle is a suite particle (``--system``, default ico55-AgAu) scanned over every
+mixed composition (1 … N − 1 atoms of its second element, or ``--counts a b`` for a part).
+
+* **Ground truths per composition** by the suite's procedure (:mod:`ground_truths`:
+  simulated annealing of swap moves, then a steepest descent over single swaps), ``--runs``
+  runs of ``--sweeps`` sweeps each, cached in ``benchmarks/hull_truths.json`` with their
+  settings; an energy any method of the run finds lower replaces the truth (best known), and
+  the table says how many did. The true hull is that of the truths and the pure particles.
+* **strata (scan)**: one campaign over every composition (``composition: {scan: …}``,
+  ``hull.enabled``) through :func:`strata.rounds.run`, with the preset's settings
+  (``config/agau55-hull.yaml``): ``initial_size`` 2, the batch shared among compositions by
+  their chance to lower the hull.
+* **strata (independent)**: one campaign per composition with the same settings and one
+  structure per round, the campaigns advancing together round by round (no model, no hull
+  shared).
+* **GA**, **random**: :mod:`baselines` per composition, advancing together one call per
+  composition at a time.
+
+Per method: calls until the hull is exact (the same on-hull compositions as the truth, each
+within ``--tolerance`` meV/atom of its true mixing energy) and until every composition's best
+ordering is found (within 1e-4 eV), in all and per composition; the two pure particles count
+as calls for every method. ``>B`` when not within the budget.
+
+Usage: ``python benchmarks/hull_scan.py [--system ico55-AgAu] [--counts 1 54] [--budget 20]
+[--runs 2] [--sweeps 100] [--jobs 2] [--seed 0]``; ``--budget`` is per composition.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import baselines
+import numpy as np
+import pandas as pd
+import yaml
+from ground_truths import TOLERANCE, anneal, descend
+from oracle import HERE, campaign_config, oracle_of, systems
+
+from strata import hull, rounds
+from strata.campaign import Campaign
+from strata.orderings import composition_key, random_ordering
+
+PRESET = yaml.safe_load((HERE.parent / "config" / "agau55-hull.yaml").read_text())
+BASE = yaml.safe_load((HERE.parent / "config" / "config.yaml").read_text())
+TRUTHS = HERE / "hull_truths.json"
+PURE_CALLS = 2
+
+
+def scan_config(system, first, last, seed, **keys):
+    """config.yaml with the preset's scan settings on a suite particle."""
+    config = json.loads(json.dumps(BASE))
+    config.update({k: v for k, v in PRESET.items() if k not in ("elements", "cluster")})
+    config.update(campaign_config(system, seed=seed, ground_truth_energy=None))
+    config["cluster"] = {**BASE["cluster"], "lattice_constant": None, **system["cluster"]}
+    config["composition"] = {"scan": {system["elements"][1]: [first, last]}, "step": 1}
+    config["report"] = {"formula": {"enabled": False}, "chart": {"enabled": False}}
+    config.update(keys)
+    return config
+
+
+def one_composition(system, counts):
+    """The suite's campaign config of a particle at one composition."""
+    amounts = dict(zip(system["elements"], map(int, counts), strict=True))
+    return Campaign.from_config(campaign_config(system, composition=[amounts]))
+
+
+# ----------------------------------------------------------------------------- truths
+
+def _truth_run(args):
+    system, counts, seed, sweeps = args
+    campaign = one_composition(system, counts)
+    oracle, rng = oracle_of(campaign), np.random.default_rng(seed)
+    codes, energy = anneal(oracle, random_ordering(np.asarray(counts), rng),
+                           sweeps * len(campaign.templates[0]), 0.3, 0.002, rng)
+    codes, energy = descend(oracle, codes, energy)
+    return composition_key(counts, system["elements"]), float(energy)
+
+
+def ground_truths(system, compositions, runs, sweeps, jobs):
+    """Composition key → lowest energy of ``runs`` annealing runs (cached with settings)."""
+    stored = json.loads(TRUTHS.read_text()) if TRUTHS.exists() else {}
+    settings = {"runs": runs, "sweeps": sweeps}
+    entry = stored.get(system["name"], {})
+    energies = dict(entry.get("energies", {})) if entry.get("settings") == settings else {}
+    keys = [composition_key(c, system["elements"]) for c in compositions]
+    missing = [c for c, k in zip(compositions, keys, strict=True) if k not in energies]
+    if missing:
+        start = time.perf_counter()
+        tasks = [(system, [int(n) for n in c], seed, sweeps) for c in missing
+                 for seed in range(runs)]
+        with ProcessPoolExecutor(jobs) as pool:
+            for key, energy in pool.map(_truth_run, tasks):
+                energies[key] = min(energy, energies.get(key, np.inf))
+        stored[system["name"]] = {"settings": settings, "energies": energies}
+        TRUTHS.write_text(json.dumps(stored, indent=1))
+        print(f"ground truths of {len(missing)} compositions: "
+              f"{time.perf_counter() - start:.0f} s")
+    return {k: energies[k] for k in keys}
+
+
+# ----------------------------------------------------------------------------- scoring
+
+class Score:
+    """Calls until every composition's best is found and until the hull is exact."""
+
+    def __init__(self, truths, pure, campaign, tolerance):
+        self.truths, self.pure, self.campaign = truths, pure, campaign
+        self.tolerance = tolerance
+        self.true = self.hull_of(truths)
+
+    def hull_of(self, best):
+        """The hull table of composition → lowest energy."""
+        counts = self.campaign.composition_counts()
+        elements = list(self.campaign.elements)
+        table = pd.DataFrame([{"composition": k, "structure_id": k, "energy": e,
+                               **dict(zip(elements, counts[k], strict=True))}
+                              for k, e in best.items()])
+        points = hull.mixing_table(table, self.pure, elements)
+        return hull.hull_table(points, self.pure, elements, len(self.campaign.templates[0]))
+
+    def exact(self, best):
+        """Whether the hull of ``best`` (composition → lowest energy so far) is the true one."""
+        if set(best) != set(self.truths):
+            return False
+        found = self.hull_of(best).set_index("composition")
+        true = self.true.set_index("composition").loc[found.index]
+        if not found["on_hull"].equals(true["on_hull"]):
+            return False
+        on = true.index[true["on_hull"]]
+        return bool((abs(found.loc[on, "e_mix"] - true.loc[on, "e_mix"])
+                     <= self.tolerance).all())
+
+    def calls(self, trace):
+        """(calls to the exact hull, calls to every best) of a trace of (composition, energy)
+        calls, the pure particles' calls added; None when not reached."""
+        best, to_hull, to_all = {}, None, None
+        for n, (key, energy) in enumerate(trace, start=PURE_CALLS + 1):
+            best[key] = min(energy, best.get(key, np.inf))
+            if to_all is None and len(best) == len(self.truths) and all(
+                    best[k] <= self.truths[k] + TOLERANCE for k in self.truths):
+                to_all = n
+            if to_hull is None and self.exact(best):
+                to_hull = n
+            if to_hull and to_all:
+                break
+        return to_hull, to_all
+
+
+def interleaved(traces):
+    """Per-composition traces merged as campaigns advancing together: step ``k`` of every
+    composition before step ``k + 1`` of any (a step: a list of energies)."""
+    merged, depth = [], max(len(t) for t in traces.values())
+    for step in range(depth):
+        for key, steps in traces.items():
+            if step < len(steps):
+                merged += [(key, e) for e in steps[step]]
+    return merged
+
+
+# ----------------------------------------------------------------------------- methods
+
+def strata_scan(system, first, last, seed, budget):
+    """The scan campaign's trace of (composition, energy), the pure particles left out."""
+    campaign = Campaign.from_config(scan_config(system, first, last, seed, rounds=10_000))
+    oracle, trace = oracle_of(campaign), []
+
+    def compute(atoms):
+        result = oracle.compute(atoms)
+        trace.append((atoms.info["composition"], result.get_potential_energy()))
+        return result
+
+    start, rounds_ = time.perf_counter(), 0
+    for done in rounds.run(campaign, compute):
+        rounds_ = done.round + 1
+        if len(trace) >= budget + PURE_CALLS:
+            break
+    return trace[PURE_CALLS:budget + PURE_CALLS], time.perf_counter() - start, rounds_
+
+
+def strata_independent(args):
+    """One composition's own campaign: its energies, round by round."""
+    system, counts, seed, budget = args
+    config = scan_config(system, 1, 1, seed, batch_size=1, rounds=budget)
+    config["composition"] = [dict(zip(system["elements"], map(int, counts), strict=True))]
+    config["hull"] = {"enabled": False}
+    campaign = Campaign.from_config(config)
+    oracle, steps = oracle_of(campaign), []
+    for done in rounds.run(campaign, oracle.compute):
+        steps.append([r.get_potential_energy() for r in done.results])
+        if oracle.calls >= budget:
+            break
+    return composition_key(counts, system["elements"]), steps
+
+
+def baseline(args):
+    """Random search or the GA at one composition: its energies, one call a step."""
+    system, counts, seed, budget, method = args
+    campaign = one_composition(system, counts)
+    oracle, rng = oracle_of(campaign), np.random.default_rng(10_000 + seed)
+    if method == "random":
+        trace = baselines.random_search(oracle, np.asarray(counts), budget, rng)
+    else:
+        trace = baselines.plain_ga(oracle, np.asarray(counts), campaign.templates[0].positions,
+                                   budget, rng)
+    return composition_key(counts, system["elements"]), [[e] for e in trace]
+
+
+def traces_of(system, first, last, compositions, args):
+    """Every method's trace of (composition, energy) calls, with a note."""
+    n = len(compositions)
+    traces = {}
+    trace, seconds, rounds_ = strata_scan(system, first, last, args.seed, args.budget * n)
+    traces["strata (scan)"] = (trace, f"{rounds_} rounds, {seconds:.0f} s")
+    tasks = [(system, [int(c) for c in counts], args.seed, args.budget)
+             for counts in compositions]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        independent = dict(pool.map(strata_independent, tasks))
+    traces["strata (independent)"] = (interleaved(independent),
+                                      f"{time.perf_counter() - start:.0f} s")
+    for method in ("GA", "random"):
+        with ProcessPoolExecutor(args.jobs) as pool:
+            per = dict(pool.map(baseline, [(*task, method) for task in tasks]))
+        traces[method] = (interleaved(per), "")
+    return traces
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--system", default="ico55-AgAu")
+    parser.add_argument("--counts", nargs=2, type=int, help="first and last count scanned")
+    parser.add_argument("--budget", type=int, default=20, help="calls per composition")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--sweeps", type=int, default=100)
+    parser.add_argument("--tolerance", type=float, default=1.0, help="meV/atom")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    system, = systems([args.system])
+    probe = Campaign.from_config(campaign_config(system))
+    size = len(probe.templates[0])
+    first, last = args.counts or (1, size - 1)
+    campaign = Campaign.from_config(scan_config(system, first, last, args.seed))
+    compositions = list(campaign.compositions)
+    n = len(compositions)
+    truths = ground_truths(system, compositions, args.runs, args.sweeps, args.jobs)
+    traces = traces_of(system, first, last, compositions, args)
+    improved = set()  # a method found lower than the annealing runs: the truth is that
+    for trace, _ in traces.values():
+        for key, energy in trace:
+            if energy < truths[key] - TOLERANCE:
+                truths[key] = energy
+                improved.add(key)
+    oracle = oracle_of(campaign)
+    pure = {e: oracle.energy(np.full(size, k)) for k, e in enumerate(campaign.elements)}
+    score = Score(truths, pure, campaign, args.tolerance / 1000)
+    on = score.true[score.true["on_hull"]]
+    print(f"\n=== {system['name']}: {n} compositions "
+          f"({composition_key(compositions[0], campaign.elements)} … "
+          f"{composition_key(compositions[-1], campaign.elements)}); true hull: "
+          f"{', '.join(on['composition'])}; annealing truths bettered by a method at "
+          f"{len(improved)} compositions")
+    budget = args.budget * n + PURE_CALLS
+    rows = []
+    for method, (trace, note) in traces.items():
+        to_hull, to_all = score.calls(trace)
+        rows.append({
+            "method": method,
+            "calls to exact hull": to_hull or f">{budget}",
+            "per composition": f"{to_hull / n:.1f}" if to_hull else f">{args.budget}",
+            "calls to every best": to_all or f">{budget}",
+            "per composition ": f"{to_all / n:.1f}" if to_all else f">{args.budget}",
+            "note": note})
+    print(f"calls include the {PURE_CALLS} pure particles; budget {args.budget} per "
+          f"composition; hull exact: the same on-hull compositions, each within "
+          f"{args.tolerance} meV/atom")
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
