@@ -480,13 +480,7 @@ def hull_figure(points, hull, previous=None):
     for row in on.itertuples():
         ax.annotate(row.composition, (getattr(row, x), 1000 * row.e_mix), fontsize=7,
                     xytext=(0, -11), textcoords="offset points", ha="center", color="#d62728")
-    ax.axhline(0, color="#444", lw=0.6)
-    ax.set_xlabel(f"{x.removeprefix('x_')} fraction")
-    ax.set_ylabel("mixing energy (meV/atom)")
-    ax.set_title("Mixing-energy convex hull")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _hull_axes(fig, ax, x, "Mixing-energy convex hull")
 
 
 def hull_evolution_figure(hulls, calls):
@@ -506,10 +500,15 @@ def hull_evolution_figure(hulls, calls):
         on = table[table["on_hull"]]
         ax.plot(on[x], 1000 * on["e_mix"], "-o", color=colour, lw=1.2, ms=3,
                 label=f"round {round_} ({calls.get(round_, 0)} calls)")
+    return _hull_axes(fig, ax, x, "The hull round by round")
+
+
+def _hull_axes(fig, ax, x, title):
+    """Zero line, labels, title and legend of a hull figure (composition axis ``x``)."""
     ax.axhline(0, color="#444", lw=0.6)
     ax.set_xlabel(f"{x.removeprefix('x_')} fraction")
     ax.set_ylabel("mixing energy (meV/atom)")
-    ax.set_title("The hull round by round")
+    ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
