@@ -54,12 +54,23 @@ TRUTHS = HERE / "hull_truths.json"
 PURE_CALLS = 2
 
 
+def lattice_constant(system):
+    """One fcc lattice constant for every composition and the pure particles (Å): the mean of
+    the elements' (Vegard's law at the equiatomic composition), so that every method and the
+    truths compute the same template."""
+    from ase.data import atomic_numbers, reference_states
+
+    return float(np.mean([reference_states[atomic_numbers[e]]["a"]
+                          for e in system["elements"]]))
+
+
 def scan_config(system, first, last, seed, **keys):
     """config.yaml with the preset's scan settings on a suite particle."""
     config = json.loads(json.dumps(BASE))
     config.update({k: v for k, v in PRESET.items() if k not in ("elements", "cluster")})
     config.update(campaign_config(system, seed=seed, ground_truth_energy=None))
-    config["cluster"] = {**BASE["cluster"], "lattice_constant": None, **system["cluster"]}
+    config["cluster"] = {**BASE["cluster"], **system["cluster"],
+                         "lattice_constant": lattice_constant(system)}
     config["composition"] = {"scan": {system["elements"][1]: [first, last]}, "step": 1}
     config["report"] = {"formula": {"enabled": False}, "chart": {"enabled": False}}
     config.update(keys)
@@ -69,7 +80,9 @@ def scan_config(system, first, last, seed, **keys):
 def one_composition(system, counts):
     """The suite's campaign config of a particle at one composition."""
     amounts = dict(zip(system["elements"], map(int, counts), strict=True))
-    return Campaign.from_config(campaign_config(system, composition=[amounts]))
+    cluster = {**system["cluster"], "lattice_constant": lattice_constant(system)}
+    return Campaign.from_config(campaign_config(system, composition=[amounts],
+                                                cluster=cluster))
 
 
 # ----------------------------------------------------------------------------- truths
@@ -87,7 +100,7 @@ def _truth_run(args):
 def ground_truths(system, compositions, runs, sweeps, jobs):
     """Composition key → lowest energy of ``runs`` annealing runs (cached with settings)."""
     stored = json.loads(TRUTHS.read_text()) if TRUTHS.exists() else {}
-    settings = {"runs": runs, "sweeps": sweeps}
+    settings = {"runs": runs, "sweeps": sweeps, "lattice_constant": lattice_constant(system)}
     entry = stored.get(system["name"], {})
     energies = dict(entry.get("energies", {})) if entry.get("settings") == settings else {}
     keys = [composition_key(c, system["elements"]) for c in compositions]
@@ -247,8 +260,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     system, = systems([args.system])
-    probe = Campaign.from_config(campaign_config(system))
-    size = len(probe.templates[0])
+    size = len(Campaign.from_config(campaign_config(system)).templates[0])
     first, last = args.counts or (1, size - 1)
     campaign = Campaign.from_config(scan_config(system, first, last, args.seed))
     compositions = list(campaign.compositions)
