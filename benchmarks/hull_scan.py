@@ -82,7 +82,7 @@ def one_composition(system, counts):
     amounts = dict(zip(system["elements"], map(int, counts), strict=True))
     cluster = {**system["cluster"], "lattice_constant": lattice_constant(system)}
     return Campaign.from_config(campaign_config(system, composition=[amounts],
-                                                cluster=cluster))
+                                                cluster=cluster, initial_size=2))
 
 
 # ----------------------------------------------------------------------------- truths

@@ -29,5 +29,5 @@ Path(sm.output.report).write_text(report.campaign_page(
     best=best[: sm.params.best_structures],
     settings=DescriptorSettings.from_config(sm.params.elements, sm.params.descriptors),
     elements=list(sm.params.elements), times=files.stage_times(labelled, logs),
-    formulas=formulas, chart_points=chart_points, hulls=hulls,
+    formulas=formulas, chart_points=chart_points, hulls=hulls, hull_best=best,
 ))

@@ -20,7 +20,8 @@ explained = {name: pd.read_csv(getattr(sm.input, name))
              for name in ("shap", "regions", "ablation", "weighting", "prototypes",
                                    "prototype_features")}
 explained["environments"] = files.read_structures(sm.input.environments)
-best = files.read_structures(sm.input.best)[: sm.params.best_structures]
+every_best = files.read_structures(sm.input.best)  # the best of every composition first
+best = every_best[: sm.params.best_structures]
 names = sm.input.keys()  # the formula, chart and hull inputs exist when their stages are on
 formula = ({"formula": pd.read_csv(sm.input.formula),
             "parity": pd.read_csv(sm.input.formula_parity)} if "formula" in names else None)
@@ -30,6 +31,7 @@ chart = ({"points": pd.read_csv(sm.input.chart_points),
           "representatives": files.read_structures(sm.input.chart_representatives)}
          if "chart_points" in names else None)
 hull = ({"hull": pd.read_csv(sm.input.hull), "points": pd.read_csv(sm.input.hull_points),
+         "structures": every_best,
          **({"previous": pd.read_csv(sm.input.previous_hull)}
             if "previous_hull" in names else {})}
         if "hull" in names else None)

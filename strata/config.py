@@ -216,11 +216,24 @@ def _check_composition_elements(config):
                               f"{schemaerrors.case_hint(unknown, config['elements'])}")
 
 
+def _mean_fractions(config):
+    """Element → mean fraction over the listed compositions; a scan: equal fractions of its
+    elements (the middle of the scan), so one template serves every composition."""
+    if is_scan(config["composition"]):
+        return {element: 1.0 for element in config["elements"]}
+    fractions = {}
+    for amounts in composition_list(config):
+        total = sum(amounts.values())
+        for element, amount in amounts.items():
+            fractions[element] = fractions.get(element, 0.0) + amount / total
+    return fractions
+
+
 def _lattice_constant(config):
     """The given lattice constant (checked against Vegard's law) or Vegard's estimate."""
     given = config["cluster"]["lattice_constant"]
     try:
-        vegard = clusters.default_lattice_constant(composition_list(config)[0])
+        vegard = clusters.default_lattice_constant(_mean_fractions(config))
     except ValueError as error:  # an element without a crystal reference state in ASE
         if given:
             return given

@@ -503,6 +503,51 @@ def hull_evolution_figure(hulls, calls):
     return _hull_axes(fig, ax, x, "The hull round by round")
 
 
+def layer_profiles_figure(profiles, on_hull, element):
+    """The fraction of ``element`` per layer of each composition's best ordering: one column
+    per composition (on-hull ones in red), rows from the surface layer (top) to the centre.
+
+    Parameters
+    ----------
+    profiles : dict of str to pandas.DataFrame
+        Composition → :func:`layer_profile` of its best ordering.
+    on_hull : set of str
+    element : str
+    """
+    layers = max(len(p) for p in profiles.values())
+    grid = np.full((layers, len(profiles)), np.nan)
+    for column, profile in enumerate(profiles.values()):
+        grid[: len(profile), column] = profile[element].to_numpy()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.16 * len(profiles) + 2.5), 0.5 * layers + 2.2))
+    image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(profiles)), list(profiles), rotation=90, fontsize=6)
+    for label in ax.get_xticklabels():
+        label.set_color("#d62728" if label.get_text() in on_hull else "k")
+    ax.set_yticks(range(layers), ["surface" if i == 0 else str(i) for i in range(layers)])
+    ax.set_ylabel("layer")
+    fig.colorbar(image, ax=ax, label=f"{element} fraction")
+    ax.set_title(f"{element} per layer of the best ordering at each composition "
+                 "(red: on the hull)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def thumbnails_figure(structures, titles, highlight=(), columns=9):
+    """Cut-away views of many structures in a grid (titles in red for ``highlight``)."""
+    from ase.visualize.plot import plot_atoms
+
+    rows = -(-len(structures) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.45 * rows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, atoms, title in zip(axes.flat, structures, titles, strict=False):
+        plot_atoms(cut_away(atoms), ax, radii=0.9)
+        ax.set_title(title, fontsize=6, color="#d62728" if title in highlight else "k")
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
 def _hull_axes(fig, ax, x, title):
     """Zero line, labels, title and legend of a hull figure (composition axis ``x``)."""
     ax.axhline(0, color="#444", lw=0.6)

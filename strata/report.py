@@ -417,8 +417,9 @@ def _campaign_chart_section(points, labelled):
     return body + figure_html(figures.chart_figure(points, families, path), "campaign chart")
 
 
-def _hull_section(hull):
-    """The round's mixing-energy hull (rule ``hull``; "" without ``hull.enabled``)."""
+def _hull_section(hull, settings=None, elements=()):
+    """The round's mixing-energy hull (rule ``hull``; "" without ``hull.enabled``), with
+    ``hull["structures"]`` (the round's best.extxyz) its compositions' best orderings."""
     if hull is None:
         return ""
     from strata.hull import hull_changes
@@ -444,7 +445,36 @@ def _hull_section(hull):
     shown = table.assign(e_mix=1000 * table["e_mix"], distance=1000 * table["distance"])
     shown = shown.rename(columns={"e_mix": "E_mix (meV/atom)",
                                   "distance": "above hull (meV/atom)"})
-    return body + table_html(shown.round(3), "hull")
+    body += table_html(shown.round(3), "hull")
+    return body + _best_per_composition(table, hull.get("structures", ()), settings, elements)
+
+
+def _best_per_composition(table, structures, settings, elements):
+    """The best ordering of every mixed composition of a hull table (from ``structures``, the
+    round's best.extxyz): a grid of cut-away views, their layer profiles side by side, and
+    the on-hull ones pictured in full."""
+    from strata.layers import Topology
+
+    by_id = {a.info["structure_id"]: a for a in structures}
+    rows = table[~_pure(table) & table["structure_id"].isin(by_id)]
+    if rows.empty or settings is None:
+        return ""
+    best = [by_id[i] for i in rows["structure_id"]]
+    on = set(rows.loc[rows["on_hull"], "composition"])
+    profiles = {c: figures.layer_profile(a, Topology.from_atoms(a, settings), elements)
+                for c, a in zip(rows["composition"], best, strict=True)}
+    body = "<h3>Best ordering per composition</h3>" + _para(
+        "Cut-away views (front half removed, jmol colours; red: on the hull) and the "
+        f"{elements[-1]} fraction per layer of every composition's best ordering so far.")
+    body += figure_html(figures.thumbnails_figure(best, list(rows["composition"]), on),
+                        "best ordering per composition")
+    body += figure_html(figures.layer_profiles_figure(profiles, on, elements[-1]),
+                        "layer profiles per composition")
+    shown = [a for a, c in zip(best, rows["composition"], strict=True) if c in on]
+    if shown:
+        body += _para("The compositions on the hull, whole and per layer:")
+        body += structures_html(shown, settings, elements)
+    return body
 
 
 def _pure(table):
@@ -452,8 +482,9 @@ def _pure(table):
     return table["structure_id"].astype(str).str.startswith("pure-")
 
 
-def _hull_evolution_section(hulls, labelled):
-    """The hull after each round against the reference calls so far."""
+def _hull_evolution_section(hulls, labelled, structures=(), settings=None, elements=()):
+    """The hull after each round against the reference calls so far, and the last round's
+    best ordering per composition (from ``structures``, its best.extxyz)."""
     if not hulls:
         return ""
     calls = {r: int((labelled["round"] <= int(r)).sum()) for r in hulls}
@@ -469,7 +500,9 @@ def _hull_evolution_section(hulls, labelled):
     first = next(iter(hulls.values()))
     if len([c for c in first.columns if c.startswith("x_")]) == 2:
         body += figure_html(figures.hull_evolution_figure(hulls, calls), "hull evolution")
-    return body + table_html(pd.DataFrame(rows).round(3), "hulls")
+    body += table_html(pd.DataFrame(rows).round(3), "hulls")
+    last = list(hulls.values())[-1]
+    return body + _best_per_composition(last, structures, settings, elements)
 
 
 # ----------------------------------------------------------------------------- pages
@@ -506,9 +539,10 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
     chart : dict, optional
         ``points``, ``families``, ``quality`` and ``representatives`` (ase.Atoms) of rule
         ``chart`` (None: switched off).
-    hull : dict of str to pandas.DataFrame, optional
-        ``hull``, ``points`` and (after round 0) ``previous`` of rule ``hull`` (None:
-        ``hull.enabled`` off).
+    hull : dict, optional
+        ``hull``, ``points`` and (after round 0) ``previous`` of rule ``hull``, and
+        ``structures`` (the round's best.extxyz: every composition's best ordering
+        pictured); None: ``hull.enabled`` off.
     """
     explained = explained or {}
     round_names = round_names or [f"{r:02d}" for r in range(round_ + 1)]
@@ -521,7 +555,7 @@ def round_page(round_, metrics, labelled, explained=None, *, best=(), settings=N
         body += _layers_section(explained, ablation)
     body += _formula_section(formula)
     body += _chart_section(chart, settings, elements)
-    body += _hull_section(hull)
+    body += _hull_section(hull, settings, elements)
     body += _structures_section(best, batch, labelled, settings, elements)
     body += _relaxation_section(batch, labelled)
     return page(f"Strata round {round_:02d}", body, nav)
@@ -543,11 +577,12 @@ def _failed_section(labelled):
 
 
 def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None, elements=(),
-                  times=None, formulas=None, chart_points=None, hulls=None):
+                  times=None, formulas=None, chart_points=None, hulls=None, hull_best=()):
     """The campaign report: progress, metrics, wall time, best structures, round links; with
     ``formulas`` (round → formula table) the formula round by round, with ``chart_points``
     (the last round's chart) the campaign's chart and the path of its best structure, with
-    ``hulls`` (round → hull table) the hull round by round."""
+    ``hulls`` (round → hull table) the hull round by round and the best ordering of every
+    composition among ``hull_best`` (the last round's best.extxyz)."""
     nav = _round_nav(round_names, prefix="")
     body = _progress_section(metrics, times)
     links = "".join(f"<li><a href='round_{r}/report.html'>round {r}</a></li>"
@@ -561,7 +596,7 @@ def campaign_page(metrics, round_names, *, labelled=None, best=(), settings=None
         body += _failed_section(labelled)
         body += _formula_evolution_section(formulas)
         body += _campaign_chart_section(chart_points, labelled)
-        body += _hull_evolution_section(hulls, labelled)
+        body += _hull_evolution_section(hulls, labelled, hull_best, settings, elements)
     if best:
         body += "<h2 id='structures'>Best structures</h2>"
         body += structures_html(best, settings, elements)

@@ -197,6 +197,21 @@ def test_fractions_round_by_largest_remainder():
     assert [list(c) for c in config.compositions(counts, 13)] == [[7, 6]]
 
 
+@pytest.mark.parametrize("composition", [
+    {"scan": {"Au": [3, 10]}, "step": 1},
+    [{"Cu": 10, "Au": 3}, {"Cu": 3, "Au": 10}],
+], ids=["scan", "list"])
+def test_one_template_at_vegards_mean_of_the_compositions(composition):
+    """A scan or list of Cu-Au compositions is built at Vegard's constant of Cu50Au50 (the
+    mean fractions), not at that of its first composition."""
+    cfg = config.validate(patched(elements=["Cu", "Au"], composition=composition,
+                                  cluster__lattice_constant=None))
+    template, = config.templates(cfg)
+    middle = clusters.build_template(
+        "icosahedron", 2, clusters.default_lattice_constant({"Cu": 1, "Au": 1}))
+    np.testing.assert_allclose(template.positions, middle.positions)
+
+
 def test_config_hash_is_stable_and_sensitive():
     a = config.validate(copy.deepcopy(BASE))
     b = config.validate(json.loads(json.dumps(BASE)))

@@ -287,3 +287,43 @@ def test_round_and_campaign_pages_show_the_hull(mini, explained):
     assert len(_images(evolution)) == 1
     calls = int((labelled["round"] <= 1).sum())
     assert f"<td>{calls}</td>" in evolution and "Ag7Au3, Ag5Au5" in evolution
+
+
+def test_hull_pictures_the_best_ordering_of_every_composition():
+    """Every mixed composition's best structure (matched by structure id) is pictured with
+    its layer profile; the on-hull ones also in full; a structure not in the hull table, or
+    a pure particle, is not."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.cluster import Icosahedron as ico
+
+    from strata import hull
+
+    pure = {"Pt": -10.0, "Au": -20.0}
+    rows, structures = [], []
+    for i, (k, e) in enumerate({3: -0.03, 5: -0.01, 8: -0.05}.items()):
+        atoms = ico("Pt", 2, 4.0)
+        atoms.symbols[:k] = "Au"  # Au in the core and part of the surface
+        atoms.info.update(structure_id=f"r00-{i:03d}", composition=f"Pt{13 - k}Au{k}")
+        energy = 13 * e + ((13 - k) * pure["Pt"] + k * pure["Au"]) / 13
+        atoms.calc = SinglePointCalculator(atoms, energy=energy)
+        structures.append(atoms)
+        rows.append({"composition": f"Pt{13 - k}Au{k}", "structure_id": f"r00-{i:03d}",
+                     "energy": energy, "Pt": 13 - k, "Au": k})
+    extra = ico("Pt", 2, 4.0)
+    extra.info.update(structure_id="r00-099", composition="Pt13")
+    points = hull.mixing_table(pd.DataFrame(rows), pure, list(ELEMENTS))
+    table = hull.hull_table(points, pure, list(ELEMENTS), 13)
+    assert set(table.loc[table["on_hull"], "composition"]) >= {"Pt10Au3", "Pt5Au8"}
+    section = report._hull_section({"hull": table, "points": points,
+                                    "structures": [*structures, extra]},
+                                   SETTINGS, ELEMENTS)
+    pictures = section[section.index("Best ordering per composition"):]
+    # grid, layer profiles, then one full figure per on-hull composition (2)
+    assert len(_images(pictures)) == 2 + 2
+    assert "r00-099" not in pictures
+    profile = figures.layer_profile(structures[0], Topology.from_atoms(structures[0], SETTINGS),
+                                    ELEMENTS)
+    assert profile.loc[profile.index.max(), "Au"] == 1.0  # the core atom is Au
+    assert report._hull_section({"hull": table, "points": points}, SETTINGS, ELEMENTS) \
+        .count("<img") == 1  # without structures only the hull figure
+
