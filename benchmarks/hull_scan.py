@@ -20,10 +20,10 @@ mixed composition (1 … N − 1 atoms of its second element, or ``--counts a b`
 * **GA**, **random**: :mod:`baselines` per composition, advancing together one call per
   composition at a time.
 
-Per method: calls until the hull is exact (the same on-hull compositions as the truth, each
-within ``--tolerance`` meV/atom of its true mixing energy) and until every composition's best
-ordering is found (within 1e-4 eV), in all and per composition; the two pure particles count
-as calls for every method. ``>B`` when not within the budget.
+Per method: calls until the hull is exact (every composition on the true hull found within
+``--tolerance`` meV/atom of its true mixing energy: :meth:`Score.exact`) and until every
+composition's best ordering is found (within 1e-4 eV), in all and per composition; the two
+pure particles count as calls for every method. ``>B`` when not within the budget.
 
 Usage: ``python benchmarks/hull_scan.py [--system ico55-AgAu] [--counts 1 54] [--budget 20]
 [--runs 2] [--sweeps 100] [--jobs 2] [--seed 0]``; ``--budget`` is per composition.
@@ -36,6 +36,7 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import baselines
 import numpy as np
@@ -140,16 +141,34 @@ class Score:
         return hull.hull_table(points, self.pure, elements, len(self.campaign.templates[0]))
 
     def exact(self, best):
-        """Whether the hull of ``best`` (composition → lowest energy so far) is the true one."""
-        if set(best) != set(self.truths):
+        """Whether the hull of ``best`` (composition → lowest energy so far) is the true one
+        within the tolerance: every composition on the true hull found within it of its true
+        mixing energy. Every found energy lies at or above its truth, so the found hull then
+        lies within the tolerance of the true one at every composition, and a composition
+        the found hull has and the true one lacks lies within it too (compositions on a
+        straight hull segment, e.g. non-interacting dopants, are on the hull or not by
+        µeV differences: the hull is exact to the tolerance, not to them)."""
+        true = self.true[self.true["on_hull"] & ~self.true["structure_id"].str.startswith(
+            "pure-")]
+        if not set(true["composition"]) <= set(best):
             return False
-        found = self.hull_of(best).set_index("composition")
-        true = self.true.set_index("composition").loc[found.index]
-        if not found["on_hull"].equals(true["on_hull"]):
-            return False
-        on = true.index[true["on_hull"]]
-        return bool((abs(found.loc[on, "e_mix"] - true.loc[on, "e_mix"])
-                     <= self.tolerance).all())
+        found = self.hull_of({k: best[k] for k in true["composition"]}).set_index(
+            "composition")
+        return bool((found.loc[true["composition"], "e_mix"].to_numpy()
+                     - true["e_mix"].to_numpy() <= self.tolerance).all())
+
+    def missed(self, trace):
+        """The true on-hull compositions a whole trace leaves above their truth by more than
+        the tolerance, with the gap (meV/atom)."""
+        best = {}
+        for key, energy in trace:
+            best[key] = min(energy, best.get(key, np.inf))
+        size = len(self.campaign.templates[0])
+        true = self.true[self.true["on_hull"] & self.true["composition"].isin(self.truths)]
+        gaps = {c: 1000 * (best.get(c, np.inf) - self.truths[c]) / size
+                for c in true["composition"]}
+        return ", ".join(f"{c} {g:.1f}" for c, g in gaps.items()
+                         if g > 1000 * self.tolerance) or "none"
 
     def calls(self, trace):
         """(calls to the exact hull, calls to every best) of a trace of (composition, energy)
@@ -258,6 +277,8 @@ def main(argv=None):
     parser.add_argument("--tolerance", type=float, default=1.0, help="meV/atom")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", help="write every method's trace to this JSON file")
+    parser.add_argument("--load", help="score the traces of a --save file (no campaigns)")
     args = parser.parse_args(argv)
     system, = systems([args.system])
     size = len(Campaign.from_config(campaign_config(system)).templates[0])
@@ -266,7 +287,13 @@ def main(argv=None):
     compositions = list(campaign.compositions)
     n = len(compositions)
     truths = ground_truths(system, compositions, args.runs, args.sweeps, args.jobs)
-    traces = traces_of(system, first, last, compositions, args)
+    if args.load:
+        traces = {m: (list(map(tuple, t)), note)
+                  for m, (t, note) in json.loads(Path(args.load).read_text()).items()}
+    else:
+        traces = traces_of(system, first, last, compositions, args)
+    if args.save:
+        Path(args.save).write_text(json.dumps(traces))
     improved = set()  # a method found lower than the annealing runs: the truth is that
     for trace, _ in traces.values():
         for key, energy in trace:
@@ -292,10 +319,11 @@ def main(argv=None):
             "per composition": f"{to_hull / n:.1f}" if to_hull else f">{args.budget}",
             "calls to every best": to_all or f">{budget}",
             "per composition ": f"{to_all / n:.1f}" if to_all else f">{args.budget}",
-            "note": note})
+            "note": note,
+            "true hull missed at the end (meV/atom)": score.missed(trace)})
     print(f"calls include the {PURE_CALLS} pure particles; budget {args.budget} per "
-          f"composition; hull exact: the same on-hull compositions, each within "
-          f"{args.tolerance} meV/atom")
+          f"composition; hull exact: every on-hull composition found within "
+          f"{args.tolerance} meV/atom of its true mixing energy")
     print(pd.DataFrame(rows).to_string(index=False))
 
 
