@@ -26,8 +26,8 @@ composition's best ordering is found (within 1e-4 eV), in all and per compositio
 pure particles count as calls for every method. ``>B`` when not within the budget.
 
 Usage: ``python benchmarks/hull_scan.py [--system ico55-AgAu] [--counts 1 54] [--budget 20]
-[--runs 2] [--sweeps 100] [--jobs 2] [--seed 0]``; ``--budget`` is per composition.
-Figures are printed, never asserted.
+[--runs 2] [--sweeps 100] [--init structured|random] [--jobs 2] [--seed 0]``; ``--budget``
+is per composition. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def lattice_constant(system):
                           for e in system["elements"]]))
 
 
-def scan_config(system, first, last, seed, **keys):
-    """config.yaml with the preset's scan settings on a suite particle."""
+def scan_config(system, first, last, seed, init="structured", **keys):
+    """config.yaml with the preset's scan settings on a suite particle (``init`` random: the
+    initial set of random orderings only)."""
     config = json.loads(json.dumps(BASE))
     config.update({k: v for k, v in PRESET.items() if k not in ("elements", "cluster")})
     config.update(campaign_config(system, seed=seed, ground_truth_energy=None))
@@ -74,6 +75,8 @@ def scan_config(system, first, last, seed, **keys):
                          "lattice_constant": lattice_constant(system)}
     config["composition"] = {"scan": {system["elements"][1]: [first, last]}, "step": 1}
     config["report"] = {"formula": {"enabled": False}, "chart": {"enabled": False}}
+    if init == "random":
+        config["initial_motifs"] = ["random"]
     config.update(keys)
     return config
 
@@ -199,9 +202,10 @@ def interleaved(traces):
 
 # ----------------------------------------------------------------------------- methods
 
-def strata_scan(system, first, last, seed, budget):
+def strata_scan(system, first, last, seed, budget, init):
     """The scan campaign's trace of (composition, energy), the pure particles left out."""
-    campaign = Campaign.from_config(scan_config(system, first, last, seed, rounds=10_000))
+    campaign = Campaign.from_config(scan_config(system, first, last, seed, init,
+                                                rounds=10_000))
     oracle, trace = oracle_of(campaign), []
 
     def compute(atoms):
@@ -219,8 +223,8 @@ def strata_scan(system, first, last, seed, budget):
 
 def strata_independent(args):
     """One composition's own campaign: its energies, round by round."""
-    system, counts, seed, budget = args
-    config = scan_config(system, 1, 1, seed, batch_size=1, rounds=budget)
+    system, counts, seed, budget, init = args
+    config = scan_config(system, 1, 1, seed, init, batch_size=1, rounds=budget)
     config["composition"] = [dict(zip(system["elements"], map(int, counts), strict=True))]
     config["hull"] = {"enabled": False}
     campaign = Campaign.from_config(config)
@@ -234,7 +238,7 @@ def strata_independent(args):
 
 def baseline(args):
     """Random search or the GA at one composition: its energies, one call a step."""
-    system, counts, seed, budget, method = args
+    system, counts, seed, budget, _, method = args
     campaign = one_composition(system, counts)
     oracle, rng = oracle_of(campaign), np.random.default_rng(10_000 + seed)
     if method == "random":
@@ -249,9 +253,10 @@ def traces_of(system, first, last, compositions, args):
     """Every method's trace of (composition, energy) calls, with a note."""
     n = len(compositions)
     traces = {}
-    trace, seconds, rounds_ = strata_scan(system, first, last, args.seed, args.budget * n)
+    trace, seconds, rounds_ = strata_scan(system, first, last, args.seed, args.budget * n,
+                                          args.init)
     traces["strata (scan)"] = (trace, f"{rounds_} rounds, {seconds:.0f} s")
-    tasks = [(system, [int(c) for c in counts], args.seed, args.budget)
+    tasks = [(system, [int(c) for c in counts], args.seed, args.budget, args.init)
              for counts in compositions]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -277,6 +282,9 @@ def main(argv=None):
     parser.add_argument("--tolerance", type=float, default=1.0, help="meV/atom")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", choices=["structured", "random"], default="structured",
+                        help="the strata campaigns' initial set: the preset's motifs, or "
+                             "random orderings (initial_motifs: [random])")
     parser.add_argument("--save", help="write every method's trace to this JSON file")
     parser.add_argument("--load", help="score the traces of a --save file (no campaigns)")
     args = parser.parse_args(argv)
