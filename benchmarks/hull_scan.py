@@ -143,35 +143,31 @@ class Score:
         points = hull.mixing_table(table, self.pure, elements)
         return hull.hull_table(points, self.pure, elements, len(self.campaign.templates[0]))
 
+    def gaps(self, best):
+        """Composition on the true hull → how far ``best`` (composition → lowest energy so
+        far) leaves it above its true mixing energy (eV/atom; inf when not computed). At one
+        composition the pure particles' terms cancel: the gap is the energy's over N."""
+        size = len(self.campaign.templates[0])
+        on = self.true.loc[self.true["on_hull"], "composition"]
+        return {c: (best.get(c, np.inf) - self.truths[c]) / size
+                for c in on if c in self.truths}
+
     def exact(self, best):
-        """Whether the hull of ``best`` (composition → lowest energy so far) is the true one
-        within the tolerance: every composition on the true hull found within it of its true
-        mixing energy. Every found energy lies at or above its truth, so the found hull then
-        lies within the tolerance of the true one at every composition, and a composition
-        the found hull has and the true one lacks lies within it too (compositions on a
-        straight hull segment, e.g. non-interacting dopants, are on the hull or not by
-        µeV differences: the hull is exact to the tolerance, not to them)."""
-        true = self.true[self.true["on_hull"] & ~self.true["structure_id"].str.startswith(
-            "pure-")]
-        if not set(true["composition"]) <= set(best):
-            return False
-        found = self.hull_of({k: best[k] for k in true["composition"]}).set_index(
-            "composition")
-        return bool((found.loc[true["composition"], "e_mix"].to_numpy()
-                     - true["e_mix"].to_numpy() <= self.tolerance).all())
+        """Whether the hull of ``best`` is the true one within the tolerance: every
+        composition on the true hull found within it of its true mixing energy. Every found
+        energy lies at or above its truth, so the found hull then lies within the tolerance
+        of the true one at every composition, and a composition the found hull has and the
+        true one lacks lies within it too (compositions on a straight hull segment, e.g.
+        non-interacting dopants, are on the hull or not by µeV differences: the hull is
+        exact to the tolerance, not to them)."""
+        return all(gap <= self.tolerance for gap in self.gaps(best).values())
 
     def missed(self, trace):
         """The true on-hull compositions a whole trace leaves above their truth by more than
         the tolerance, with the gap (meV/atom)."""
-        best = {}
-        for key, energy in trace:
-            best[key] = min(energy, best.get(key, np.inf))
-        size = len(self.campaign.templates[0])
-        true = self.true[self.true["on_hull"] & self.true["composition"].isin(self.truths)]
-        gaps = {c: 1000 * (best.get(c, np.inf) - self.truths[c]) / size
-                for c in true["composition"]}
-        return ", ".join(f"{c} {g:.1f}" for c, g in gaps.items()
-                         if g > 1000 * self.tolerance) or "none"
+        gaps = self.gaps(best_of(trace))
+        return ", ".join(f"{c} {1000 * g:.1f}" for c, g in gaps.items()
+                         if g > self.tolerance) or "none"
 
     def calls(self, trace):
         """(calls to the exact hull, calls to every best) of a trace of (composition, energy)
@@ -187,6 +183,14 @@ class Score:
             if to_hull and to_all:
                 break
         return to_hull, to_all
+
+
+def best_of(trace):
+    """Composition → lowest energy of a trace of (composition, energy) calls."""
+    best = {}
+    for key, energy in trace:
+        best[key] = min(energy, best.get(key, np.inf))
+    return best
 
 
 def interleaved(traces):
