@@ -28,6 +28,7 @@ The blocks (``surface``, ``intermediate``, ``core``, ``cross-region``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations_with_replacement, permutations, product
@@ -120,6 +121,43 @@ def region_of_feature(name: str) -> str:
     if "-" in prefix:
         return "cross-region"
     raise ValueError(f"not a descriptor feature name: {name!r}")
+
+
+_NAME_PATTERNS = [
+    (r"frac\.(\w+)$", r"\1 fraction"),
+    (r"count\.(\w+)$", r"\1 atoms"),
+    (r"cn\.(\w+)$", r"\1 mean coordination"),
+    (r"bonds\.(\w+)-(\w+)$", r"\1–\2 bonds"),
+    (r"bondlen\.(\w+)-(\w+)\.mean$", r"\1–\2 bond length"),
+    (r"bondlen\.(\w+)-(\w+)\.std$", r"\1–\2 bond-length spread"),
+    (r"wc\.(\w+)-(\w+)$", r"Warren–Cowley α(\1→\2)"),
+    (r"bonds$", "bonds"),
+    (r"atoms$", "atoms"),
+    (r"entropy$", "mixing entropy"),
+]
+
+
+def readable_name(name):
+    """A short human-readable label of a descriptor feature name.
+
+    ``surface.frac.Pt`` → ``surface: Pt fraction``; ``surface-intermediate.bonds.Pt-Au`` →
+    ``surface→intermediate: Pt–Au bonds``; unknown patterns are returned unchanged.
+    """
+    try:
+        region = region_of_feature(name)
+    except ValueError:
+        return name
+    prefix, _, rest = name.partition(".")
+    where = prefix.replace("-", "→") if region == "cross-region" else prefix
+    site = re.match(r"site\.(\w+)\.(.*)", rest)
+    if site:
+        where, rest = f"{where} {site.group(1)} sites", site.group(2)
+    # a bare "count" counts bonds across a border, atoms in a region
+    count = (r"count$", "bonds" if region == "cross-region" else "atoms")
+    for pattern, replacement in [*_NAME_PATTERNS[:7], count, *_NAME_PATTERNS[7:]]:
+        if re.fullmatch(pattern, rest):
+            return f"{where}: {re.sub(pattern, replacement, rest)}"
+    return f"{where}: {rest}"
 
 
 # ---------------------------------------------------------------- chemistry

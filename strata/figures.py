@@ -8,7 +8,6 @@ fits a model. :func:`strata.report.figure_html` embeds a figure in a page.
 from __future__ import annotations
 
 import io
-import re
 
 import matplotlib
 
@@ -17,23 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from strata.descriptors import region_of_feature  # noqa: E402
+from strata.descriptors import readable_name, region_of_feature  # noqa: E402
 from strata.explain import mean_abs_shap  # noqa: E402
 
 REGION_COLOURS = {"surface": "#d95f02", "intermediate": "#7570b3", "core": "#1b9e77",
                   "cross-region": "#e7298a", "global": "#666666"}
-_NAME_PATTERNS = [
-    (r"frac\.(\w+)$", r"\1 fraction"),
-    (r"count\.(\w+)$", r"\1 atoms"),
-    (r"cn\.(\w+)$", r"\1 mean coordination"),
-    (r"bonds\.(\w+)-(\w+)$", r"\1–\2 bonds"),
-    (r"bondlen\.(\w+)-(\w+)\.mean$", r"\1–\2 bond length"),
-    (r"bondlen\.(\w+)-(\w+)\.std$", r"\1–\2 bond-length spread"),
-    (r"wc\.(\w+)-(\w+)$", r"Warren–Cowley α(\1→\2)"),
-    (r"bonds$", "bonds"),
-    (r"atoms$", "atoms"),
-    (r"entropy$", "mixing entropy"),
-]
 
 
 
@@ -43,31 +30,6 @@ def png(fig, dpi=90):
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
-
-
-# ----------------------------------------------------------------------------- names
-
-def readable_name(name):
-    """A short human-readable label of a descriptor feature name.
-
-    ``surface.frac.Pt`` → ``surface: Pt fraction``; ``surface-intermediate.bonds.Pt-Au`` →
-    ``surface→intermediate: Pt–Au bonds``; unknown patterns are returned unchanged.
-    """
-    try:
-        region = region_of_feature(name)
-    except ValueError:
-        return name
-    prefix, _, rest = name.partition(".")
-    where = prefix.replace("-", "→") if region == "cross-region" else prefix
-    site = re.match(r"site\.(\w+)\.(.*)", rest)
-    if site:
-        where, rest = f"{where} {site.group(1)} sites", site.group(2)
-    # a bare "count" counts bonds across a border, atoms in a region
-    count = (r"count$", "bonds" if region == "cross-region" else "atoms")
-    for pattern, replacement in [*_NAME_PATTERNS[:7], count, *_NAME_PATTERNS[7:]]:
-        if re.fullmatch(pattern, rest):
-            return f"{where}: {re.sub(pattern, replacement, rest)}"
-    return f"{where}: {rest}"
 
 
 # ----------------------------------------------------------------------------- SHAP

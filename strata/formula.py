@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from strata import evaluation, metrics, ranking
-from strata.figures import readable_name
+from strata.descriptors import readable_name
 from strata.prior import group_centred
 
 #: the functions formulas are built of (gplearn's names; ``div`` is protected division)

@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from strata.descriptors import describe_orderings, feature_names, region_of_feature
+from strata.descriptors import (
+    describe_orderings,
+    feature_names,
+    readable_name,
+    region_of_feature,
+)
 from strata.featurizer import describe, describe_many
 from strata.layers import Topology
 from strata.orderings import codes_from_symbols
@@ -196,3 +201,17 @@ def test_seed_structures():
     assert table["global.atoms"].eq(55).all()
     assert table["surface.count"].between(38, 48).all()
     assert isinstance(table, pd.DataFrame)
+
+
+def test_readable_names_cover_every_feature():
+    names = feature_names(PTAU)
+    readable = [readable_name(n) for n in names]
+    assert len(set(readable)) == len(names)
+    assert readable_name("surface.frac.Pt") == "surface: Pt fraction"
+    assert readable_name("surface-intermediate.bonds.Pt-Au") == \
+        "surface→intermediate: Pt–Au bonds"
+    assert readable_name("surface.site.vertex.frac.Au") == \
+        "surface vertex sites: Au fraction"
+    assert readable_name("surface-intermediate.count") == "surface→intermediate: bonds"
+    assert readable_name("core.count") == "core: atoms"
+    assert readable_name("not a feature") == "not a feature"

@@ -15,7 +15,6 @@ from test_rounds import SMALL, campaign_rounds, charted  # noqa: F401  (fixtures
 
 from strata import evaluation, explain, figures, files, reference, report, rounds
 from strata.campaign import Campaign
-from strata.descriptors import feature_names
 from strata.featurizer import Featurizer
 from strata.layers import Topology
 from strata.settings import ReportSettings
@@ -41,20 +40,6 @@ def explained(mini, tmp_path_factory):
 
 def _results(mini):
     return [files.read_result(path) for path in mini["paths"]]
-
-
-def test_readable_names_cover_every_feature():
-    names = feature_names(SETTINGS)
-    readable = [figures.readable_name(n) for n in names]
-    assert len(set(readable)) == len(names)
-    assert figures.readable_name("surface.frac.Pt") == "surface: Pt fraction"
-    assert figures.readable_name("surface-intermediate.bonds.Pt-Au") == \
-        "surface→intermediate: Pt–Au bonds"
-    assert figures.readable_name("surface.site.vertex.frac.Au") == \
-        "surface vertex sites: Au fraction"
-    assert figures.readable_name("surface-intermediate.count") == "surface→intermediate: bonds"
-    assert figures.readable_name("core.count") == "core: atoms"
-    assert figures.readable_name("not a feature") == "not a feature"
 
 
 def test_layer_profile_of_core_shell(mini):
