@@ -206,10 +206,11 @@ def interleaved(traces):
 
 # ----------------------------------------------------------------------------- methods
 
-def strata_scan(system, first, last, seed, budget, init):
-    """The scan campaign's trace of (composition, energy), the pure particles left out."""
+def strata_scan(system, first, last, seed, budget, init, **keys):
+    """The scan campaign's trace of (composition, energy), the pure particles left out
+    (``keys``: config keys over the preset's)."""
     campaign = Campaign.from_config(scan_config(system, first, last, seed, init,
-                                                rounds=10_000))
+                                                rounds=10_000, **keys))
     oracle, trace = oracle_of(campaign), []
 
     def compute(atoms):
@@ -257,8 +258,9 @@ def traces_of(system, first, last, compositions, args):
     """Every method's trace of (composition, energy) calls, with a note."""
     n = len(compositions)
     traces = {}
+    keys = {"initial_every": args.initial_every} if args.initial_every else {}
     trace, seconds, rounds_ = strata_scan(system, first, last, args.seed, args.budget * n,
-                                          args.init)
+                                          args.init, **keys)
     traces["strata (scan)"] = (trace, f"{rounds_} rounds, {seconds:.0f} s")
     tasks = [(system, [int(c) for c in counts], args.seed, args.budget, args.init)
              for counts in compositions]
@@ -289,6 +291,9 @@ def main(argv=None):
     parser.add_argument("--init", choices=["structured", "random"], default="structured",
                         help="the strata campaigns' initial set: the preset's motifs, or "
                              "random orderings (initial_motifs: [random])")
+    parser.add_argument("--initial-every", type=int,
+                        help="the scan's initial set at every n-th composition only "
+                             "(default: the preset's)")
     parser.add_argument("--save", help="write every method's trace to this JSON file")
     parser.add_argument("--load", help="score the traces of a --save file (no campaigns)")
     args = parser.parse_args(argv)

@@ -105,30 +105,39 @@ def hull_weights(campaign, candidates, labelled, surrogate, pure_results):
     """Composition → the highest chance, among its candidates, of falling below the current
     mixing-energy hull (:func:`strata.hull.below_hull_probability`).
 
-    A candidate's energy is its composition's mean labelled energy plus the surrogate's score
-    above the composition's mean labelled score, in eV by one line pooled over every
+    A candidate's mixing energy is its composition's mean over the labelled structures plus
+    the surrogate's score above their mean score, in eV by one line pooled over every
     composition (:func:`strata.hull.energy_scale`); its spread is that line's residual and the
-    bootstrap ensemble's disagreement (``uncertainty``) in eV.
+    bootstrap ensemble's disagreement (``uncertainty``) in eV. A composition with nothing
+    labelled yet (``initial_every``) takes both means from its nearest labelled compositions
+    (:func:`strata.hull.interpolated`), and the hull's energy at its fractions.
     """
-    hull_points = hull(campaign, labelled, pure_results)
-    best = hull_points["hull"].set_index("composition")
-    hull_at = best["e_mix"] - best["distance"]
+    hull_points = hull(campaign, labelled, pure_results)["hull"]
     ok = labelled[np.isfinite(labelled["energy"])]
     table = with_prototypes(campaign, ok, surrogate.prototypes)
     groups = ok["composition"].astype(str).to_numpy()
     score = surrogate.score(table)
     slope, spread = hull_module.energy_scale(ok["energy"], score, groups)
-    means = pd.DataFrame({"energy": ok["energy"].to_numpy(float), "score": score},
-                         index=groups).groupby(level=0).mean()
-    composition = candidates["composition"].astype(str).to_numpy()
-    energy = means.loc[composition, "energy"].to_numpy() + slope * (
-        candidates["score"].to_numpy(float) - means.loc[composition, "score"].to_numpy())
-    counts = np.stack([campaign.composition_counts()[c] for c in composition])
+    counts_of = campaign.composition_counts()
     pure = pure_energies(pure_results)
-    e_mix = hull_module.mixing_energy(energy, counts, [pure[e] for e in campaign.elements])
+    pure = [pure[e] for e in campaign.elements]
+    labelled_counts = np.stack([counts_of[g] for g in groups])
+    means = pd.DataFrame({"e_mix": hull_module.mixing_energy(ok["energy"], labelled_counts, pure),
+                          "score": score}, index=groups).groupby(level=0).mean()
+    wanted = pd.unique(candidates["composition"].astype(str))
+    fractions = np.stack([counts_of[c] / counts_of[c].sum() for c in wanted])
+    known = np.stack([counts_of[c] / counts_of[c].sum() for c in means.index])
+    at = pd.DataFrame(hull_module.interpolated(fractions, known, means.to_numpy()),
+                      index=wanted, columns=means.columns)
+    at["hull"] = hull_module.hull_energy(
+        fractions, hull_points[[f"x_{e}" for e in campaign.elements]], hull_points["e_mix"])
+    composition = candidates["composition"].astype(str).to_numpy()
+    size = np.array([counts_of[c].sum() for c in composition], float)
+    e_mix = at.loc[composition, "e_mix"].to_numpy() + slope * (
+        candidates["score"].to_numpy(float) - at.loc[composition, "score"].to_numpy()) / size
     uncertainty = candidates.get("uncertainty", pd.Series(0.0, index=candidates.index))
-    sigma = np.hypot(spread, slope * uncertainty.to_numpy(float)) / counts.sum(axis=1)
-    chance = hull_module.below_hull_probability(e_mix, sigma, hull_at.loc[composition])
+    sigma = np.hypot(spread, slope * uncertainty.to_numpy(float)) / size
+    chance = hull_module.below_hull_probability(e_mix, sigma, at.loc[composition, "hull"])
     return pd.Series(chance, index=composition).groupby(level=0).max()
 
 

@@ -47,7 +47,8 @@ def initial_pool(campaign, rng):
     Parameters
     ----------
     campaign : strata.campaign.Campaign
-        ``initial_size`` and ``initial_motifs`` of its settings; symmetry-equivalent
+        ``initial_size`` and ``initial_motifs`` of its settings, at every
+        ``initial_every``-th composition (:func:`initial_compositions`); symmetry-equivalent
         orderings are one (its canonical keys).
     rng : numpy.random.Generator
 
@@ -60,11 +61,20 @@ def initial_pool(campaign, rng):
     settings = campaign.settings
     coordinations = [campaign.featurizer.coordination(t) for t in range(len(campaign.templates))]
     return initial_set(
-        list(campaign.templates), coordinations, list(campaign.compositions),
+        list(campaign.templates), coordinations,
+        initial_compositions(list(campaign.compositions), settings.initial_every),
         settings.initial_size, list(settings.elements), rng,
         key=lambda t, codes: campaign.keys(t, codes)[0], motifs=settings.initial_motifs,
         given=campaign.user_orderings,
     )
+
+
+def initial_compositions(compositions, every):
+    """Every ``every``-th of ``compositions``, the first and the last always."""
+    chosen = list(range(0, len(compositions), every))
+    if chosen[-1] != len(compositions) - 1:
+        chosen.append(len(compositions) - 1)
+    return [compositions[i] for i in chosen]
 
 
 @dataclass(frozen=True)

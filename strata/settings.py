@@ -469,6 +469,7 @@ class CampaignSettings:
     rounds: int
     initial_size: int
     initial_motifs: tuple
+    initial_every: int
     batch_size: int
     pool_size: int
     seed: int
@@ -492,6 +493,7 @@ class CampaignSettings:
             rounds=config["rounds"],
             initial_size=config["initial_size"],
             initial_motifs=tuple(config["initial_motifs"]),
+            initial_every=config["initial_every"],
             batch_size=config["batch_size"],
             pool_size=config["pool_size"],
             seed=config["seed"],

@@ -249,3 +249,21 @@ def test_the_hull_job_measures_mixing_against_the_pure_particles():
     failed.info.update(status="failed", reason="SCF did not converge")
     with pytest.raises(ValueError, match="pure Pt particle failed .SCF did not converge"):
         rounds.hull(campaign, done.labelled, [failed, pure[1]])
+
+
+def test_a_sparse_initial_set_leaves_no_composition_without_a_weight():
+    """initial_every: round 0 at every 3rd composition (and the last); the hull weights of
+    round 1 cover the compositions nothing was computed at yet, from their neighbours."""
+    campaign = Campaign.from_config(as_snakemake_reads_it({**SCAN, "initial_every": 3}))
+    pure = [rounds.reference(campaign, atoms)[0] for atoms in rounds.pure_particles(campaign)]
+    done = next(iter(rounds.run(campaign)))
+    assert sorted(set(done.labelled["composition"])) == ["Au10Pt3", "Au3Pt10", "Au6Pt7",
+                                                        "Au9Pt4"]
+    surrogate = rounds.fit_model(campaign, done.labelled)
+    candidates = rounds.generate(campaign, 1, done.labelled, surrogate)
+    assert set(candidates["composition"]) == set(campaign.composition_counts())
+    weights = rounds.hull_weights(campaign, candidates, done.labelled, surrogate, pure)
+    assert set(weights.index) == set(campaign.composition_counts())
+    assert ((weights >= 0) & (weights <= 1)).all()
+    batch = rounds.select(campaign, 1, candidates, done.labelled, surrogate, pure)
+    assert 0 < len(batch) <= campaign.settings.batch_size

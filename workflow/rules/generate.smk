@@ -21,6 +21,7 @@ rule generate_candidates:
             "selection",
             "initial_size",
             "initial_motifs",
+            "initial_every",
             "pool_size",
             "seed",
         ),
