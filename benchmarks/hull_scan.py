@@ -12,8 +12,9 @@ mixed composition (1 … N − 1 atoms of its second element, or ``--counts a b`
   the table says how many did. The true hull is that of the truths and the pure particles.
 * **strata (scan)**: one campaign over every composition (``composition: {scan: …}``,
   ``hull.enabled``) through :func:`strata.rounds.run`, with the preset's settings
-  (``config/agau55-hull.yaml``): ``initial_size`` 2, the batch shared among compositions by
-  their chance to lower the hull.
+  (``config/agau55-hull.yaml``): ``initial_size`` 2 at every ``initial_every``-th composition
+  (``--initial-every`` overrides it), the batch shared among compositions by their chance to
+  lower the hull.
 * **strata (independent)**: one campaign per composition with the same settings and one
   structure per round, the campaigns advancing together round by round (no model, no hull
   shared).
@@ -26,8 +27,8 @@ composition's best ordering is found (within 1e-4 eV), in all and per compositio
 pure particles count as calls for every method. ``>B`` when not within the budget.
 
 Usage: ``python benchmarks/hull_scan.py [--system ico55-AgAu] [--counts 1 54] [--budget 20]
-[--runs 2] [--sweeps 100] [--init structured|random] [--jobs 2] [--seed 0]``; ``--budget``
-is per composition. Figures are printed, never asserted.
+[--runs 2] [--sweeps 100] [--init structured|random] [--initial-every N] [--jobs 2]
+[--seed 0]``; ``--budget`` is per composition. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
