@@ -23,7 +23,6 @@ REGION_COLOURS = {"surface": "#d95f02", "intermediate": "#7570b3", "core": "#1b9
                   "cross-region": "#e7298a", "global": "#666666"}
 
 
-
 def png(fig, dpi=90):
     """The figure as PNG bytes (the figure is closed)."""
     buffer = io.BytesIO()

@@ -112,25 +112,23 @@ def hull_weights(campaign, candidates, labelled, surrogate, pure_results):
     labelled yet (``initial_every``) takes both means from its nearest labelled compositions
     (:func:`strata.hull.interpolated`), and the hull's energy at its fractions.
     """
-    hull_points = hull(campaign, labelled, pure_results)["hull"]
+    tables = hull(campaign, labelled, pure_results)  # points: ok's rows, in their order
     ok = labelled[np.isfinite(labelled["energy"])]
     table = with_prototypes(campaign, ok, surrogate.prototypes)
     groups = ok["composition"].astype(str).to_numpy()
     score = surrogate.score(table)
     slope, spread = hull_module.energy_scale(ok["energy"], score, groups)
     counts_of = campaign.composition_counts()
-    pure = pure_energies(pure_results)
-    pure = [pure[e] for e in campaign.elements]
-    labelled_counts = np.stack([counts_of[g] for g in groups])
-    means = pd.DataFrame({"e_mix": hull_module.mixing_energy(ok["energy"], labelled_counts, pure),
-                          "score": score}, index=groups).groupby(level=0).mean()
+    means = pd.DataFrame({"e_mix": tables["points"]["e_mix"].to_numpy(), "score": score},
+                         index=groups).groupby(level=0).mean()
     wanted = pd.unique(candidates["composition"].astype(str))
     fractions = np.stack([counts_of[c] / counts_of[c].sum() for c in wanted])
     known = np.stack([counts_of[c] / counts_of[c].sum() for c in means.index])
     at = pd.DataFrame(hull_module.interpolated(fractions, known, means.to_numpy()),
                       index=wanted, columns=means.columns)
+    best = tables["hull"]
     at["hull"] = hull_module.hull_energy(
-        fractions, hull_points[[f"x_{e}" for e in campaign.elements]], hull_points["e_mix"])
+        fractions, best[[f"x_{e}" for e in campaign.elements]], best["e_mix"])
     composition = candidates["composition"].astype(str).to_numpy()
     size = np.array([counts_of[c].sum() for c in composition], float)
     e_mix = at.loc[composition, "e_mix"].to_numpy() + slope * (
