@@ -28,7 +28,7 @@ pure particles count as calls for every method. ``>B`` when not within the budge
 
 Usage: ``python benchmarks/hull_scan.py [--system ico55-AgAu] [--counts 1 54] [--budget 20]
 [--runs 2] [--sweeps 100] [--init structured|random] [--initial-every N] [--jobs 2]
-[--seed 0]``; ``--budget`` is per composition. Figures are printed, never asserted.
+[--seeds 0 1 2]``; ``--budget`` is per composition. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -255,15 +255,15 @@ def baseline(args):
     return composition_key(counts, system["elements"]), [[e] for e in trace]
 
 
-def traces_of(system, first, last, compositions, args):
-    """Every method's trace of (composition, energy) calls, with a note."""
+def traces_of(system, first, last, compositions, seed, args):
+    """Every method's trace of (composition, energy) calls with one seed, with a note."""
     n = len(compositions)
     traces = {}
     keys = {"initial_every": args.initial_every} if args.initial_every else {}
-    trace, seconds, rounds_ = strata_scan(system, first, last, args.seed, args.budget * n,
+    trace, seconds, rounds_ = strata_scan(system, first, last, seed, args.budget * n,
                                           args.init, **keys)
     traces["strata (scan)"] = (trace, f"{rounds_} rounds, {seconds:.0f} s")
-    tasks = [(system, [int(c) for c in counts], args.seed, args.budget, args.init)
+    tasks = [(system, [int(c) for c in counts], seed, args.budget, args.init)
              for counts in compositions]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -288,7 +288,7 @@ def main(argv=None):
     parser.add_argument("--sweeps", type=int, default=100)
     parser.add_argument("--tolerance", type=float, default=1.0, help="meV/atom")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--init", choices=["structured", "random"], default="structured",
                         help="the strata campaigns' initial set: the preset's motifs, or "
                              "random orderings (initial_motifs: [random])")
@@ -301,23 +301,25 @@ def main(argv=None):
     system, = systems([args.system])
     size = len(Campaign.from_config(campaign_config(system)).templates[0])
     first, last = args.counts or (1, size - 1)
-    campaign = Campaign.from_config(scan_config(system, first, last, args.seed))
+    campaign = Campaign.from_config(scan_config(system, first, last, args.seeds[0]))
     compositions = list(campaign.compositions)
     n = len(compositions)
     truths = ground_truths(system, compositions, args.runs, args.sweeps, args.jobs)
     if args.load:
-        traces = {m: (list(map(tuple, t)), note)
-                  for m, (t, note) in json.loads(Path(args.load).read_text()).items()}
+        runs = {int(seed): {m: (list(map(tuple, t)), note) for m, (t, note) in traces.items()}
+                for seed, traces in json.loads(Path(args.load).read_text()).items()}
     else:
-        traces = traces_of(system, first, last, compositions, args)
+        runs = {seed: traces_of(system, first, last, compositions, seed, args)
+                for seed in args.seeds}
     if args.save:
-        Path(args.save).write_text(json.dumps(traces))
+        Path(args.save).write_text(json.dumps(runs))
     improved = set()  # a method found lower than the annealing runs: the truth is that
-    for trace, _ in traces.values():
-        for key, energy in trace:
-            if energy < truths[key] - TOLERANCE:
-                truths[key] = energy
-                improved.add(key)
+    for traces in runs.values():
+        for trace, _ in traces.values():
+            for key, energy in trace:
+                if energy < truths[key] - TOLERANCE:
+                    truths[key] = energy
+                    improved.add(key)
     oracle = oracle_of(campaign)
     pure = {e: oracle.energy(np.full(size, k)) for k, e in enumerate(campaign.elements)}
     score = Score(truths, pure, campaign, args.tolerance / 1000)
@@ -329,21 +331,49 @@ def main(argv=None):
           f"{len(improved)} compositions")
     budget = args.budget * n + PURE_CALLS
     rows = []
-    for method, (trace, note) in traces.items():
-        to_hull, to_all = score.calls(trace)
-        rows.append({
-            "method": method,
-            "calls to exact hull": to_hull or f">{budget}",
-            "per composition": f"{to_hull / n:.1f}" if to_hull else f">{args.budget}",
-            "calls to every best": to_all or f">{budget}",
-            "per composition ": f"{to_all / n:.1f}" if to_all else f">{args.budget}",
-            "note": note,
-            "true hull missed at the end (meV/atom)": score.missed(trace)})
+    for seed, traces in runs.items():
+        for method, (trace, note) in traces.items():
+            to_hull, to_all = score.calls(trace)
+            rows.append({"seed": seed, "method": method, "to_hull": to_hull, "to_all": to_all,
+                         "note": note, "missed": score.missed(trace)})
+    table = pd.DataFrame(rows)
     print(f"calls include the {PURE_CALLS} pure particles; budget {args.budget} per "
           f"composition; hull exact: every on-hull composition found within "
           f"{args.tolerance} meV/atom of its true mixing energy")
-    print(pd.DataFrame(rows).to_string(index=False))
+    shown = table.assign(**{column: [_calls(c, n, budget) for c in table[column]]
+                            for column in ("to_hull", "to_all")})
+    print(shown.rename(columns={
+        "to_hull": "calls to exact hull (per composition)",
+        "to_all": "calls to every best (per composition)",
+        "missed": "true hull missed at the end (meV/atom)"}).to_string(index=False))
+    print(f"\nover {len(runs)} seeds: calls to the exact hull, median [min, max]; "
+          f"ratio: the independent campaigns' median over the method's")
+    summary = []
+    reference = _median(table.loc[table["method"] == "strata (independent)", "to_hull"],
+                        budget)
+    for method, rows_ in table.groupby("method", sort=False):
+        median = _median(rows_["to_hull"], budget)
+        calls = rows_["to_hull"].fillna(np.inf)
+        summary.append({"method": method,
+                        "median": _calls(median, n, budget),
+                        "min": _calls(calls.min(), n, budget),
+                        "max": _calls(calls.max(), n, budget),
+                        "independent / method": f"{reference / median:.2f}"
+                        if np.isfinite(median) and np.isfinite(reference) else "—"})
+    print(pd.DataFrame(summary).to_string(index=False))
 
+
+def _median(calls, budget):
+    """Median of calls (None: not reached within the budget, counted as infinite)."""
+    median = float(np.median(calls.fillna(np.inf).to_numpy(float)))
+    return median if median <= budget else np.inf
+
+
+def _calls(calls, n, budget):
+    """Calls and calls per composition, ``>budget`` when not reached."""
+    if calls is None or not np.isfinite(calls):
+        return f">{budget}"
+    return f"{calls:g} ({calls / n:.1f})"
 
 if __name__ == "__main__":
     main()
