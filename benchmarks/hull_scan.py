@@ -45,6 +45,7 @@ import pandas as pd
 import yaml
 from ground_truths import TOLERANCE, anneal, descend
 from oracle import HERE, campaign_config, oracle_of, systems
+from suite import spread
 
 from strata import hull, rounds
 from strata.campaign import Campaign
@@ -334,46 +335,35 @@ def main(argv=None):
     for seed, traces in runs.items():
         for method, (trace, note) in traces.items():
             to_hull, to_all = score.calls(trace)
-            rows.append({"seed": seed, "method": method, "to_hull": to_hull, "to_all": to_all,
-                         "note": note, "missed": score.missed(trace)})
+            rows.append({"seed": seed, "method": method,
+                         "calls to exact hull (per composition)": _calls(to_hull, n, budget),
+                         "calls to every best (per composition)": _calls(to_all, n, budget),
+                         "note": note,
+                         "true hull missed at the end (meV/atom)": score.missed(trace),
+                         "to_hull": to_hull})
     table = pd.DataFrame(rows)
     print(f"calls include the {PURE_CALLS} pure particles; budget {args.budget} per "
           f"composition; hull exact: every on-hull composition found within "
           f"{args.tolerance} meV/atom of its true mixing energy")
-    shown = table.assign(**{column: [_calls(c, n, budget) for c in table[column]]
-                            for column in ("to_hull", "to_all")})
-    print(shown.rename(columns={
-        "to_hull": "calls to exact hull (per composition)",
-        "to_all": "calls to every best (per composition)",
-        "missed": "true hull missed at the end (meV/atom)"}).to_string(index=False))
+    print(table.drop(columns="to_hull").to_string(index=False))
     print(f"\nover {len(runs)} seeds: calls to the exact hull, median [min, max]; "
           f"ratio: the independent campaigns' median over the method's")
-    summary = []
-    reference = _median(table.loc[table["method"] == "strata (independent)", "to_hull"],
-                        budget)
-    for method, rows_ in table.groupby("method", sort=False):
-        median = _median(rows_["to_hull"], budget)
-        calls = rows_["to_hull"].fillna(np.inf)
-        summary.append({"method": method,
-                        "median": _calls(median, n, budget),
-                        "min": _calls(calls.min(), n, budget),
-                        "max": _calls(calls.max(), n, budget),
-                        "independent / method": f"{reference / median:.2f}"
-                        if np.isfinite(median) and np.isfinite(reference) else "—"})
-    print(pd.DataFrame(summary).to_string(index=False))
-
-
-def _median(calls, budget):
-    """Median of calls (None: not reached within the budget, counted as infinite)."""
-    median = float(np.median(calls.fillna(np.inf).to_numpy(float)))
-    return median if median <= budget else np.inf
+    spreads = {method: spread([None if pd.isna(c) else c for c in rows_["to_hull"]])
+               for method, rows_ in table.groupby("method", sort=False)}
+    reference = spreads["strata (independent)"]["median"]
+    print(pd.DataFrame([
+        {"method": method, **{k: _calls(v, n, budget) for k, v in values.items()},
+         "independent / method": f"{reference / values['median']:.2f}"
+         if np.isfinite(values["median"]) and np.isfinite(reference) else "—"}
+        for method, values in spreads.items()]).to_string(index=False))
 
 
 def _calls(calls, n, budget):
-    """Calls and calls per composition, ``>budget`` when not reached."""
+    """Calls and calls per composition, ``>budget`` when not reached (None or infinite)."""
     if calls is None or not np.isfinite(calls):
         return f">{budget}"
     return f"{calls:g} ({calls / n:.1f})"
+
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from oracle import apply_overrides
+from suite import spread
 
 from strata import generation, reference, rounds
 from strata.campaign import Campaign
@@ -136,15 +137,8 @@ def regret_at(energies, k):
 def summarise(name, traces, budget, seconds):
     calls = [calls_to_ground_state(t) for t in traces]
     reached = [c for c in calls if c is not None]
-    row = {"method": name, "reached": f"{len(reached)}/{len(traces)}"}
-    if len(reached) == len(traces):
-        row["median"] = float(np.median(reached))
-    else:  # unreached seeds count as > budget
-        padded = sorted(c if c is not None else np.inf for c in calls)
-        median = padded[len(padded) // 2] if len(padded) % 2 else np.median(padded)
-        row["median"] = median if np.isfinite(median) else f">{budget}"
-    row["min"] = min(reached) if reached else f">{budget}"
-    row["max"] = max(reached) if len(reached) == len(traces) else f">{budget}"
+    row = {"method": name, "reached": f"{len(reached)}/{len(traces)}",
+           **spread(calls, budget)}  # unreached seeds count as > budget
     for k in CHECKPOINTS:
         values = [regret_at(t, k) for t in traces]
         # NaN: every seed stopped at its budget before k calls without the ground state

@@ -114,16 +114,22 @@ def calls_to(trace, target):
     return int(hits[0]) + 1 if len(hits) else None
 
 
+def spread(calls, budget=None):
+    """Median, min and max over seeds of the calls to a target (None: not reached, counted
+    as infinite), each ``>budget`` when infinite (with ``budget``; else ``inf``)."""
+    padded = [np.inf if c is None else c for c in calls]
+    values = {"median": float(np.median(padded)), "min": min(padded), "max": max(padded)}
+    if budget is None:
+        return values
+    return {k: v if np.isfinite(v) else f">{budget}" for k, v in values.items()}
+
+
 def summary_row(runs, truth, budget):
     """One table row: calls to the ground truth, regrets, seconds per round, verdicts."""
     target = truth["energy"] + truth["tolerance"]
     calls = [calls_to(r["trace"], target) for r in runs]
-    padded = [c if c is not None else np.inf for c in calls]
-    median = float(np.median(padded))
     row = {"reached": f"{sum(c is not None for c in calls)}/{len(calls)}",
-           "median": median if np.isfinite(median) else f">{budget}",
-           "min": min(padded) if np.isfinite(min(padded)) else f">{budget}",
-           "max": max(padded) if np.isfinite(max(padded)) else f">{budget}"}
+           **spread(calls, budget)}
     for k in CHECKPOINTS:
         regrets = [min(r["trace"][:k]) - truth["energy"] for r in runs
                    if len(r["trace"]) >= k or calls_to(r["trace"], target)]
