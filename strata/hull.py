@@ -74,32 +74,6 @@ def hull_energy(fractions, points, energies):
     return out
 
 
-def interpolated(fractions, known, values, neighbours=2):
-    """Values at compositions ``fractions`` from those at the ``known`` compositions: the
-    known value where a composition is known, else the inverse-distance mean over its
-    ``neighbours`` nearest known compositions (between two neighbours of a binary scan, the
-    straight line through them).
-
-    Parameters
-    ----------
-    fractions : array_like, shape (m, k)
-    known : array_like, shape (n, k)
-    values : array_like, shape (n,) or (n, p)
-
-    Returns
-    -------
-    ndarray, shape (m,) or (m, p)
-    """
-    fractions, known = np.atleast_2d(fractions).astype(float), np.atleast_2d(known).astype(float)
-    values = np.asarray(values, float)
-    distance = np.linalg.norm(fractions[:, None, :] - known[None, :, :], axis=2)
-    nearest = np.argsort(distance, axis=1, kind="stable")[:, :neighbours]
-    d = np.take_along_axis(distance, nearest, axis=1)
-    weight = np.where(d[:, :1] < 1e-12, (d < 1e-12).astype(float), 1.0 / np.maximum(d, 1e-12))
-    weight /= weight.sum(axis=1, keepdims=True)
-    return np.einsum("mj,mj...->m...", weight, values[nearest])
-
-
 def mixing_table(structures, pure, elements):
     """Fractions and mixing energy of every computed structure.
 

@@ -103,14 +103,15 @@ def select(campaign, round_, candidates, labelled=None, surrogate=None, pure_res
 
 def hull_weights(campaign, candidates, labelled, surrogate, pure_results):
     """Composition → the highest chance, among its candidates, of falling below the current
-    mixing-energy hull (:func:`strata.hull.below_hull_probability`).
+    mixing-energy hull (:func:`strata.hull.below_hull_probability`); 1 for a composition
+    with nothing computed yet (``initial_every``): none can be settled before one of its
+    orderings is computed (one on a straight stretch of the hull would otherwise never pass
+    one half).
 
     A candidate's mixing energy is its composition's mean over the labelled structures plus
     the surrogate's score above their mean score, in eV by one line pooled over every
     composition (:func:`strata.hull.energy_scale`); its spread is that line's residual and the
-    bootstrap ensemble's disagreement (``uncertainty``) in eV. A composition with nothing
-    labelled yet (``initial_every``) takes both means from its nearest labelled compositions
-    (:func:`strata.hull.interpolated`), and the hull's energy at its fractions.
+    bootstrap ensemble's disagreement (``uncertainty``) in eV.
     """
     tables = hull(campaign, labelled, pure_results)  # points: ok's rows, in their order
     ok = labelled[np.isfinite(labelled["energy"])]
@@ -119,24 +120,24 @@ def hull_weights(campaign, candidates, labelled, surrogate, pure_results):
     score = surrogate.score(table)
     slope, spread = hull_module.energy_scale(ok["energy"], score, groups)
     counts_of = campaign.composition_counts()
-    means = pd.DataFrame({"e_mix": tables["points"]["e_mix"].to_numpy(), "score": score},
-                         index=groups).groupby(level=0).mean()
-    wanted = pd.unique(candidates["composition"].astype(str))
-    fractions = np.stack([counts_of[c] / counts_of[c].sum() for c in wanted])
-    known = np.stack([counts_of[c] / counts_of[c].sum() for c in means.index])
-    at = pd.DataFrame(hull_module.interpolated(fractions, known, means.to_numpy()),
-                      index=wanted, columns=means.columns)
+    at = pd.DataFrame({"e_mix": tables["points"]["e_mix"].to_numpy(), "score": score},
+                      index=groups).groupby(level=0).mean()
     best = tables["hull"]
     at["hull"] = hull_module.hull_energy(
-        fractions, best[[f"x_{e}" for e in campaign.elements]], best["e_mix"])
-    composition = candidates["composition"].astype(str).to_numpy()
+        np.stack([counts_of[c] / counts_of[c].sum() for c in at.index]),
+        best[[f"x_{e}" for e in campaign.elements]], best["e_mix"])
+    composition = candidates["composition"].astype(str)
+    weights = pd.Series(1.0, index=pd.unique(composition))
+    mine = composition.isin(at.index).to_numpy()
+    candidates, composition = candidates[mine], composition[mine].to_numpy()
     size = np.array([counts_of[c].sum() for c in composition], float)
     e_mix = at.loc[composition, "e_mix"].to_numpy() + slope * (
         candidates["score"].to_numpy(float) - at.loc[composition, "score"].to_numpy()) / size
     uncertainty = candidates.get("uncertainty", pd.Series(0.0, index=candidates.index))
     sigma = np.hypot(spread, slope * uncertainty.to_numpy(float)) / size
     chance = hull_module.below_hull_probability(e_mix, sigma, at.loc[composition, "hull"])
-    return pd.Series(chance, index=composition).groupby(level=0).max()
+    weights.update(pd.Series(chance, index=composition).groupby(level=0).max())
+    return weights
 
 
 def reference(campaign, atoms, store=None, txt=None, workdir=None, tasks=None):

@@ -131,15 +131,3 @@ def test_energy_scale_recovers_a_pooled_slope_whatever_the_composition_offsets()
 def test_below_hull_probability():
     chance = hull.below_hull_probability([-0.06, -0.02, 0.01], [0.01, 0.01, 0.01], -0.02)
     assert chance[0] > 0.999 and abs(chance[1] - 0.5) < 0.01 and chance[2] < 0.002
-
-
-def test_interpolated_is_exact_where_known_and_linear_between_binary_neighbours():
-    x = np.linspace(0, 1, 11)
-    known = np.stack([1 - x[::5], x[::5]], axis=1)  # x = 0, 0.5, 1
-    values = np.stack([3 * x[::5] - 1, -x[::5]], axis=1)
-    at = hull.interpolated(np.stack([1 - x, x], axis=1), known, values)
-    assert np.allclose(at, np.stack([3 * x - 1, -x], axis=1))
-    # permuting the known compositions changes nothing
-    order = [2, 0, 1]
-    assert np.allclose(hull.interpolated(np.stack([1 - x, x], axis=1), known[order],
-                                         values[order]), at)

@@ -253,7 +253,8 @@ def test_the_hull_job_measures_mixing_against_the_pure_particles():
 
 def test_a_sparse_initial_set_leaves_no_composition_without_a_weight():
     """initial_every: round 0 at every 3rd composition (and the last); the hull weights of
-    round 1 cover the compositions nothing was computed at yet, from their neighbours."""
+    round 1 cover the compositions nothing was computed at yet, and give them the first
+    turns (weight 1: nothing can settle them), so round 1's exploit picks go to them."""
     campaign = Campaign.from_config(as_snakemake_reads_it({**SCAN, "initial_every": 3}))
     pure = [rounds.reference(campaign, atoms)[0] for atoms in rounds.pure_particles(campaign)]
     done = next(iter(rounds.run(campaign)))
@@ -265,5 +266,10 @@ def test_a_sparse_initial_set_leaves_no_composition_without_a_weight():
     weights = rounds.hull_weights(campaign, candidates, done.labelled, surrogate, pure)
     assert set(weights.index) == set(campaign.composition_counts())
     assert ((weights >= 0) & (weights <= 1)).all()
+    computed = set(done.labelled["composition"])
+    assert (weights.drop(sorted(computed)) == 1).all()
+    assert (weights.loc[sorted(computed)] < 1).all()
     batch = rounds.select(campaign, 1, candidates, done.labelled, surrogate, pure)
     assert 0 < len(batch) <= campaign.settings.batch_size
+    exploit = {a.info["composition"] for a in batch if a.info["pick"] == "exploit"}
+    assert exploit and not exploit & computed
