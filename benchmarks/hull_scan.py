@@ -297,7 +297,9 @@ def main(argv=None):
                         help="the scan's initial set at every n-th composition only "
                              "(default: the preset's)")
     parser.add_argument("--save", help="write every method's trace to this JSON file")
-    parser.add_argument("--load", help="score the traces of a --save file (no campaigns)")
+    parser.add_argument("--load", nargs="+",
+                        help="score the traces of --save files (no campaigns), their seeds "
+                             "together")
     args = parser.parse_args(argv)
     system, = systems([args.system])
     size = len(Campaign.from_config(campaign_config(system)).templates[0])
@@ -308,7 +310,8 @@ def main(argv=None):
     truths = ground_truths(system, compositions, args.runs, args.sweeps, args.jobs)
     if args.load:
         runs = {int(seed): {m: (list(map(tuple, t)), note) for m, (t, note) in traces.items()}
-                for seed, traces in json.loads(Path(args.load).read_text()).items()}
+                for path in args.load
+                for seed, traces in json.loads(Path(path).read_text()).items()}
     else:
         runs = {seed: traces_of(system, first, last, compositions, seed, args)
                 for seed in args.seeds}
