@@ -138,6 +138,11 @@ def default_campaign():
 
 # ----------------------------------------------------------------------------- 3. cost
 
+def shares(stages, others):
+    """The two stages' seconds as a share of the other jobs' and of the whole round's."""
+    return {"vs others": stages / others, "of round": stages / (stages + others)}
+
+
 def cost(n_rounds=4):
     campaign = Campaign.from_config(default_config(**PTAU147))
     settings = campaign.settings
@@ -174,9 +179,7 @@ def cost(n_rounds=4):
         stages = formula_s + chart_s + sections_s
         rows.append({"round": done.round, **{f"{k} s": v for k, v in seconds.items()},
                      "formula s": formula_s, "chart s": chart_s,
-                     "their report sections s": sections_s,
-                     "stages / others": stages / others,
-                     "stages / round": stages / (stages + others)})
+                     "their report sections s": sections_s, **shares(stages, others)})
     table = pd.DataFrame(rows)
     print("\n=== cost at 147 atoms (Pt74Au73 ico147, EMT), in process: the formula and chart "
           "jobs and their report sections against the round's other non-reference jobs "
@@ -187,8 +190,8 @@ def cost(n_rounds=4):
     print(f"rounds 1-{n_rounds - 1}: formula + chart (+ sections) = "
           f"{later[mine].to_numpy().sum():.1f} s against "
           f"{later.filter(like=' s').drop(columns=mine).to_numpy().sum():.1f}"
-          f" s of the other jobs ({100 * later['stages / others'].mean():.0f} % of them, "
-          f"{100 * later['stages / round'].mean():.0f} % of the round's non-reference time)")
+          f" s of the other jobs ({100 * later['vs others'].mean():.0f} % of them, "
+          f"{100 * later['of round'].mean():.0f} % of the round's non-reference time)")
 
 
 def cost_under_snakemake(n_rounds=4):
@@ -214,8 +217,7 @@ def cost_under_snakemake(n_rounds=4):
             stages = formula_s + chart_s
             others = sum(seconds.values())
             rows.append({"round": round_, **seconds, "formula": formula_s, "chart": chart_s,
-                         "others": others, "vs others": stages / others,
-                         "of round": stages / (stages + others)})
+                         "others": others, **shares(stages, others)})
     table = pd.DataFrame(rows)
     print(f"\n=== cost at 147 atoms under snakemake ({time.perf_counter() - start:.0f} s in "
           "all): wall time of each rule of a round (s, its benchmark file), compute_reference "
