@@ -37,6 +37,19 @@ def test_a_program_reads_and_evaluates_as_written():
     assert np.allclose(formula._execute(["div", 0, 1], np.array([[2.0, 0.0]])), 1.0)
 
 
+def test_the_fitness_is_gplearns_pearson():
+    from gplearn.fitness import _fitness_map
+
+    rng = np.random.default_rng(1)
+    y, w = rng.normal(size=40), rng.random(40)
+    cases = [rng.normal(size=40), -3 * y + 1, np.full(40, 2.0),
+             np.where(np.arange(40) == 3, np.inf, y)]
+    for y_pred in cases:
+        assert formula.pearson(y, y_pred, w) == pytest.approx(
+            _fitness_map["pearson"](y, y_pred, w), abs=1e-12)
+    assert formula.pearson(y, -3 * y + 1, w) == pytest.approx(1.0)
+
+
 def test_symbolic_regression_finds_a_known_law_within_the_size_bound():
     X, delta_e = _law()
     found = formula.fit(X, delta_e, [f"f{k}" for k in range(5)], SEARCH, seed=0)
