@@ -78,22 +78,28 @@ def diagnose(campaign, record, previous, truth_codes, target_energy):
 
 
 def strata_run(args):
-    """One campaign (a worker task): energy trace, seconds per round, diagnosis per round."""
-    system, seed, init, budget, overrides, truth = args
+    """One campaign (a worker task): energy trace, seconds per round, diagnosis per round and
+    the chance of a better ordering each round (:func:`strata.rounds.better_chance`) with
+    whether one truly remained. ``to_budget``: go on after the ground truth is reached."""
+    system, seed, init, budget, overrides, truth, to_budget = args
     campaign = Campaign.from_config(user_config(system, seed, init, budget, overrides))
     oracle = oracle_of(campaign)
     target = truth["energy"] + truth["tolerance"]
-    work, verdicts, previous = [], [], None
+    work, verdicts, chances, previous = [], [], [], None
     for record in rounds.run(campaign, oracle.compute):
         work.append(sum(v for k, v in record.seconds.items() if k != "reference"))
         verdicts.append(diagnose(campaign, record, previous, codes_from_text(truth["codes"]),
                                  target))
+        before = oracle.calls - len(record.results)
+        if len(record.chance):
+            chances.append({"calls": before, "chance": float(record.chance["chance"].max()),
+                            "remained": min(oracle.energies[:before]) > target})
         previous = record
-        if oracle.calls >= budget or min(oracle.energies) <= target:
+        if oracle.calls >= budget or (min(oracle.energies) <= target and not to_budget):
             break
     return {"system": system["name"], "method": f"strata ({init})", "seed": seed,
             "trace": oracle.energies[:budget], "seconds_per_round": float(np.mean(work)),
-            "verdicts": [v for v in verdicts if v]}
+            "verdicts": [v for v in verdicts if v], "chances": chances}
 
 
 def baseline_run(args):
@@ -165,6 +171,9 @@ def parse_args(argv=None):
                              "truths (ground_truths_relaxed.json), baselines included")
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 60, GA 1000")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--stopping", action="store_true",
+                        help="run every campaign to the budget and print how far the chance "
+                             "of a better ordering (selection.stop_chance) can be trusted")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.budget, args.ga_budget = 2, 60, 1000
@@ -179,7 +188,7 @@ def main(argv=None):
     truths = {name: {**truth, "tolerance": tolerance}
               for name, truth in json.loads(path.read_text()).items()}
     chosen = [s for s in systems(args.systems) if s["name"] in truths]
-    tasks = [(s, seed, init, args.budget, tuple(args.set), truths[s["name"]])
+    tasks = [(s, seed, init, args.budget, tuple(args.set), truths[s["name"]], args.stopping)
              for s in chosen for init in args.inits for seed in range(args.seeds)]
     base_tasks = [] if args.no_baselines else [
         (s, seed, method, args.budget if method == "random" else args.ga_budget,
@@ -190,6 +199,8 @@ def main(argv=None):
         runs = list(executor.map(strata_run, tasks)) + list(executor.map(baseline_run,
                                                                          base_tasks))
     print_table(chosen, runs, truths, args)
+    if args.stopping:
+        print_stopping(runs, truths)
     print(f"\ntotal {time.perf_counter() - start:.0f} s; settings: config/config.yaml"
           + "".join(f" {o}" for o in args.set))
 
@@ -215,6 +226,53 @@ def print_table(chosen, runs, truths, args):
     with pd.option_context("display.width", 250, "display.max_columns", 30,
                            "display.float_format", "{:.3g}".format):
         print(table.to_string(index=False))
+
+
+STOP_CHANCES = (0.05, 0.2, 0.5)
+
+
+def stop_row(runs, truth, stop_chance):
+    """The stop rule ``selection.stop_chance`` replayed on campaigns run to their budget:
+    runs stopped too early (the ground truth not yet reached), in time, or never."""
+    target = truth["energy"] + truth["tolerance"]
+    early, in_time, never, extra = 0, 0, 0, []
+    for run in runs:
+        stop = next((c for c in run["chances"] if c["chance"] < stop_chance), None)
+        if stop is None:
+            never += 1
+        elif stop["remained"]:
+            early += 1
+        else:
+            in_time += 1
+            extra.append(stop["calls"] - calls_to(run["trace"], target))
+    return {"stop_chance": stop_chance, "stopped early": f"{early}/{len(runs)}",
+            "in time": f"{in_time}/{len(runs)}", "never": f"{never}/{len(runs)}",
+            "calls after the truth (median)": float(np.median(extra)) if extra else np.nan}
+
+
+def print_stopping(runs, truths):
+    """Per system: the stop rule replayed at several thresholds, and the chance against
+    whether a better ordering truly remained, over every round of every campaign."""
+    by_system = {}
+    for run in runs:
+        if "chances" in run:  # strata's, not the baselines'
+            by_system.setdefault(run["system"], []).append(run)
+    rows = [{"system": name, **stop_row(group, truths[name], t)}
+            for name, group in by_system.items() for t in STOP_CHANCES]
+    rounds_ = [c for group in by_system.values() for run in group for c in run["chances"]]
+    print("\n=== stopping: selection.stop_chance replayed on campaigns run to the budget "
+          "(stopped early = the ground truth not reached yet)")
+    print(pd.DataFrame(rows).to_string(index=False))
+    table = pd.DataFrame(rounds_)
+    if table.empty:
+        return
+    table["chance"] = pd.cut(table["chance"], [-0.01, 0.0, 0.2, 0.5, 0.99, 1.0],
+                             labels=["0", "(0, 0.2]", "(0.2, 0.5]", "(0.5, 1)", "1"])
+    calibration = table.groupby("chance", observed=True)["remained"].agg(["size", "mean"])
+    print("\nevery round of every campaign: the chance against whether a better ordering "
+          "truly remained (share of rounds)")
+    print(calibration.rename(columns={"size": "rounds", "mean": "better one remained"})
+          .round(2).to_string())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
 metrics = evaluation.with_regret(metrics, sm.params.ground_truth_energy)
+metrics = evaluation.with_chance(metrics, files.read_chances(sm.input.chances))
 labelled = files.read_labelled(sm.input.labelled)
 best = files.read_structures(sm.input.best)  # the last round's best.extxyz
 files.write_csv(metrics, sm.output.metrics)

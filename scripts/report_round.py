@@ -15,6 +15,7 @@ start = time.perf_counter()
 round_ = int(sm.wildcards.round)
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
 metrics = evaluation.with_regret(metrics, sm.params.ground_truth_energy)
+metrics = evaluation.with_chance(metrics, files.read_chances(sm.input.chances))
 labelled = files.read_labelled(sm.input.labelled)
 explained = {name: pd.read_csv(getattr(sm.input, name))
              for name in ("shap", "regions", "ablation", "weighting", "prototypes",

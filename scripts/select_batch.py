@@ -11,10 +11,14 @@ round_ = int(sm.wildcards.round)
 campaign = Campaign.from_params(sm.params.campaign)
 candidates = files.read_candidates(sm.input.candidates)
 labelled = files.read_labelled(sm.input.labelled) if round_ else None
-weighted = "pure" in sm.input.keys()  # a scan with its hull, after round 0
-structures = rounds.select(
-    campaign, round_, candidates, labelled,
-    ranking.load_surrogate(sm.input.model) if weighted else None,
-    [files.read_result(path) for path in sm.input.pure] if weighted else None)
-logging.info("round %d: %d structures selected", round_, len(structures))
+surrogate = ranking.load_surrogate(sm.input.model[0]) if round_ else None
+pure = [files.read_result(path) for path in sm.input.pure] if "pure" in sm.input.keys() else None
+chance = rounds.better_chance(campaign, round_, candidates, labelled, surrogate)
+structures = rounds.select(campaign, round_, candidates, labelled, surrogate, pure, chance)
+if round_ and not structures and not candidates.empty:
+    logging.info("stop rule: every composition's chance of a better ordering in the pool is "
+                 "below %s", campaign.settings.selection.stop_chance)
+logging.info("round %d: %d structures selected; chance of a better ordering:\n%s", round_,
+             len(structures), chance.to_string(index=False))
+files.write_csv(chance, sm.output.chance)
 files.write_structures(structures, sm.output.batch)

@@ -109,6 +109,23 @@ def progress(labelled, round_):
     }
 
 
+def with_chance(metrics, chances):
+    """The metrics of some rounds with ``better_chance``: the largest chance of any group
+    that its round's pool held a better ordering than the best computed before the round
+    (:func:`strata.rounds.better_chance`; the stop rule ``selection.stop_chance`` compares
+    it). NaN in round 0 (no model yet).
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Rows of :func:`round_metrics`.
+    chances : mapping of int to pandas.DataFrame
+        Round → its ``better_chance`` table.
+    """
+    largest = {r: (float(t["chance"].max()) if len(t) else np.nan) for r, t in chances.items()}
+    return metrics.assign(better_chance=metrics["round"].map(largest).astype(float))
+
+
 def with_regret(metrics, ground_truth_energy):
     """The metrics of some rounds with the regret of each round's best energy.
 

@@ -13,6 +13,7 @@ format:
   the named descriptor columns.
 """
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -139,6 +140,12 @@ def concat_labelled(tables):
 def read_labelled(paths):
     """Concatenate ``descriptors.csv`` tables of several rounds (``codes`` as arrays)."""
     return concat_labelled([read_table(p) for p in paths])
+
+
+def read_chances(paths):
+    """Round → its ``chance.csv`` table (:func:`strata.rounds.better_chance`), the round read
+    from each path's ``round_NN`` folder."""
+    return {int(re.search(r"round_(\d+)", str(p)).group(1)): pd.read_csv(p) for p in paths}
 
 
 def round_trip(value, write, read, suffix):

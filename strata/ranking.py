@@ -238,12 +238,15 @@ class Surrogate:
         priors = [m.prior for m in [self.main, *self.members] if m.prior is not None]
         return np.array([p.score(X) for p in priors]).reshape(len(priors), len(X))
 
+    def member_scores(self, features):
+        """Score of every row by each bootstrap member, shape (n_members, n_rows)."""
+        X = self._matrix(features)
+        return np.array([m.score(X) for m in self.members]).reshape(len(self.members), len(X))
+
     def uncertainty(self, features):
         """Spread (standard deviation) of the bootstrap members' scores; zeros without."""
-        X = self._matrix(features)
-        if len(self.members) < 2:
-            return np.zeros(len(X))
-        return np.std([m.score(X) for m in self.members], axis=0)
+        scores = self.member_scores(features)
+        return scores.std(axis=0) if len(scores) >= 2 else np.zeros(scores.shape[1])
 
     def save(self, path):
         """Write ``path.txt`` (LightGBM text model of the main booster) and ``path.json``."""

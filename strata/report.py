@@ -134,12 +134,19 @@ def _progress_section(metrics, times):
         text += f", best energy {latest['best_energy']:.4f} eV"
     if pd.notna(latest.get("regret", np.nan)):
         text += f", regret {latest['regret']:.4g} eV"
+    if pd.notna(latest.get("better_chance", np.nan)):
+        text += (f"; chance that this round's pool held a better ordering than the best "
+                 f"before it: {latest['better_chance']:.0%}")
     body = "<h2 id='progress'>Campaign progress</h2>" + _para(text + ".", "summary")
     body += figure_html(figures.progress_figure(metrics), "progress: best energy and regret")
     body += ("<h3>Metrics per round</h3>" + _para(
         "batch.*: the batch computed in this round, scored by the model of the round before "
         "(out of sample). cv.*: 5-fold cross-validation on every label so far. Within "
-        "composition; NaN when a group has fewer than 3 structures.")
+        "composition; NaN when a group has fewer than 3 structures. better_chance: the share "
+        "of the previous round's bootstrap models that score some candidate of the round's "
+        "pool above the best structure computed before it (largest over the compositions; "
+        "the stop rule selection.stop_chance compares it; a low chance says the search and "
+        "the model see nothing better, not that nothing better exists).")
         + table_html(metrics.sort_values("round"), "metrics"))
     if times is not None and not times.empty:
         body += ("<h3>Wall time per stage (s)</h3>" + _para(

@@ -90,10 +90,52 @@ def choose_from(campaign, round_, candidates, computed, weights=None):
                                   campaign.settings.hull.settled)
 
 
-def select(campaign, round_, candidates, labelled=None, surrogate=None, pure_results=None):
+def better_chance(campaign, round_, candidates, labelled=None, surrogate=None):
+    """The ensemble's chance, per query group, that the round's pool holds an ordering better
+    than the best computed so far (:func:`strata.selection.better_chance`: the share of the
+    previous round's bootstrap members that score some candidate above that structure).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``best`` (structure id), ``energy`` (eV), ``candidates`` (pool size) and
+        ``chance``, one row per group of the pool or with a computed structure (chance 1 for
+        a group with nothing computed yet); no rows in round 0 or for an empty pool.
+    """
+    columns = ["group", "best", "energy", "candidates", "chance"]
+    if not round_ or surrogate is None or candidates.empty:
+        return pd.DataFrame(columns=columns)
+    ok = labelled[np.isfinite(labelled["energy"].to_numpy(float))].reset_index(drop=True)
+    groups = pd.Series(ranking.group_names_of(ok, surrogate.settings), dtype=str)
+    lowest = ok["energy"].groupby(groups).idxmin()  # group → row of its best structure
+    best = ok.loc[lowest.to_numpy()].reset_index(drop=True)
+    pool_groups = candidates["group"].astype(str).to_numpy()
+
+    def scores(table):
+        return surrogate.member_scores(search.pool_features(campaign.featurizer, table,
+                                                            surrogate.prototypes))
+    table = pd.DataFrame({
+        "group": lowest.index.astype(str), "best": best["structure_id"].astype(str),
+        "energy": best["energy"].to_numpy(float),
+        "chance": (selection.better_chance(scores(candidates), pool_groups, scores(best),
+                                           lowest.index) if len(best) else [])})
+    new = sorted(set(pool_groups) - set(table["group"]))  # nothing computed: any is better
+    table = pd.concat([table, pd.DataFrame({"group": new, "best": "", "energy": np.nan,
+                                            "chance": 1.0})], ignore_index=True)
+    table["candidates"] = [int((pool_groups == g).sum()) for g in table["group"]]
+    return table[columns]
+
+
+def select(campaign, round_, candidates, labelled=None, surrogate=None, pure_results=None,
+           chance=None):
     """The structures of a round to compute (:func:`choose`), as :class:`ase.Atoms`
     numbered ``rNN-NNN``; with the pure particles' results (``hull.enabled``) the batch goes
-    to the compositions that can still lower the hull (:func:`hull_weights`)."""
+    to the compositions that can still lower the hull (:func:`hull_weights`). No structure
+    when the round's :func:`better_chance` table ``chance`` meets the stop rule
+    ``selection.stop_chance``."""
+    if chance is not None and selection.stops_by_chance(
+            chance["chance"], campaign.settings.selection.stop_chance):
+        return []
     weights = None
     if round_ and pure_results is not None and not candidates.empty:
         weights = hull_weights(campaign, candidates, labelled, surrogate, pure_results)
@@ -517,6 +559,7 @@ class Round:
     cv_scores: pd.DataFrame
     seconds: dict
     pure: list = None  # the pure particles' results (hull.enabled)
+    chance: pd.DataFrame = None  # :func:`better_chance` of the round's pool
 
 
 def run(campaign, compute=None, rounds=None):
@@ -549,8 +592,11 @@ def run(campaign, compute=None, rounds=None):
             candidates = files.round_trip(generate(campaign, round_, labelled, surrogate),
                                           files.write_candidates, files.read_candidates, ".csv")
         with clock("select"):
+            chance = files.round_trip(better_chance(campaign, round_, candidates, labelled,
+                                                    surrogate),
+                                      files.write_csv, files.read_table, ".csv")
             batch = files.round_trip(select(campaign, round_, candidates, labelled, surrogate,
-                                            pure),
+                                            pure, chance),
                                      files.write_structures, files.read_structures, ".extxyz")
         if not batch:
             return
@@ -566,7 +612,7 @@ def run(campaign, compute=None, rounds=None):
             surrogate = files.round_trip(surrogate, ranking.Surrogate.save,
                                          ranking.load_surrogate, "")
         yield Round(round_, candidates, batch, results, labelled, surrogate, metrics,
-                    cv_scores, clock.seconds, pure)
+                    cv_scores, clock.seconds, pure, chance)
 
 
 class _Clock:

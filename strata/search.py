@@ -257,8 +257,8 @@ def candidate_pool(campaign, labelled, surrogate, rng):
         frames.append(frame)
     pool = pd.concat(frames, ignore_index=True)
     # scored once, by the search; the ensemble's spread needs the features once more
-    pool["uncertainty"] = surrogate.uncertainty(_features(campaign.featurizer, pool,
-                                                          surrogate.prototypes))
+    pool["uncertainty"] = surrogate.uncertainty(pool_features(campaign.featurizer, pool,
+                                                              surrogate.prototypes))
     pool["group"] = ranking.group_names_of(pool, surrogate.settings)  # scores compare within
     order = np.argsort(-pool["score"].to_numpy(), kind="stable")
     return pool.iloc[order].reset_index(drop=True)[POOL_COLUMNS]
@@ -320,11 +320,13 @@ def _on_template(featurizer, template, score, prototypes=None):
     return of_codes
 
 
-def _features(featurizer, pool, prototypes=None):
-    """Feature table of the pool's orderings (by template), columns
+def pool_features(featurizer, pool, prototypes=None):
+    """Feature table of the orderings of a table with ``template`` and ``codes`` columns (a
+    pool, or labelled structures by their lattice ordering), in its row order, columns
     ``featurizer.names_with(prototypes)``."""
     names = featurizer.names_with(prototypes)
     X = np.empty((len(pool), len(names)))
-    for t, rows in pool.groupby("template", sort=False).groups.items():
-        X[rows] = featurizer(int(t), np.stack(pool.loc[rows, "codes"].to_numpy()), prototypes)
+    codes = pool["codes"].to_numpy()
+    for t, rows in pool.groupby("template", sort=False).indices.items():
+        X[rows] = featurizer(int(t), np.stack(codes[rows]), prototypes)
     return pd.DataFrame(X, columns=names)

@@ -192,6 +192,46 @@ def select_batch(candidates, computed_keys, batch_size, settings, rng, weights=N
     return batch.reset_index(drop=True)
 
 
+def better_chance(pool_scores, pool_groups, best_scores, best_groups):
+    """Per query group, the ensemble's chance that the pool holds a better ordering than the
+    best one computed: the share of bootstrap members that score some pool candidate of the
+    group above the group's best computed structure.
+
+    Parameters
+    ----------
+    pool_scores : ndarray, shape (n_members, n_pool)
+        Each member's score of each pool candidate (higher = more stable).
+    pool_groups : array_like of str, shape (n_pool,)
+    best_scores : ndarray, shape (n_members, n_groups)
+        Each member's score of each group's best computed structure.
+    best_groups : array_like of str, shape (n_groups,)
+
+    Returns
+    -------
+    ndarray of float, shape (n_groups,)
+        NaN without at least two members (no ensemble); 0 for a group without candidates.
+    """
+    pool_scores, best_scores = np.atleast_2d(pool_scores), np.atleast_2d(best_scores)
+    pool_groups = np.asarray(pool_groups).astype(str)
+    chance = np.full(len(best_groups), np.nan)
+    if len(best_scores) < 2:
+        return chance
+    for k, group in enumerate(np.asarray(best_groups).astype(str)):
+        rows = pool_groups == group
+        if rows.any():
+            chance[k] = (pool_scores[:, rows].max(axis=1) > best_scores[:, k]).mean()
+        else:
+            chance[k] = 0.0
+    return chance
+
+
+def stops_by_chance(chance, stop_chance):
+    """Stop rule ``selection.stop_chance``: every group's :func:`better_chance` is below it
+    (never without a threshold or a defined chance)."""
+    chance = np.asarray(chance, dtype=float)
+    return stop_chance is not None and len(chance) > 0 and bool((chance < stop_chance).all())
+
+
 def _round_of(labelled):
     if "round" in labelled.columns:
         return labelled["round"].to_numpy(int)

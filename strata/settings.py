@@ -158,6 +158,7 @@ class SelectionSettings(_Section):
     batch_distinct_scores: bool
     batch_min_distance: int
     stop_after: int | None
+    stop_chance: float | None
 
 
 @dataclass(frozen=True)

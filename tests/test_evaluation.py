@@ -133,3 +133,13 @@ def test_best_so_far_round_trips_through_extxyz(mini, tmp_path):
     again = evaluation.best_so_far(back, [], 3)
     assert [a.get_potential_energy() for a in again] == pytest.approx(
         [a.get_potential_energy() for a in best])
+
+
+def test_with_chance_takes_each_rounds_largest_chance():
+    metrics = pd.DataFrame({"round": [0, 1, 2], "best_energy": [1.0, 0.9, 0.9]})
+    chances = {0: pd.DataFrame(columns=["group", "chance"]),
+               1: pd.DataFrame({"group": ["A", "B"], "chance": [0.2, 0.6]}),
+               2: pd.DataFrame({"group": ["A", "B"], "chance": [0.0, 0.2]})}
+    table = evaluation.with_chance(metrics, chances)
+    np.testing.assert_allclose(table["better_chance"], [np.nan, 0.6, 0.2])
+    assert "better_chance" not in metrics

@@ -273,3 +273,29 @@ def test_a_sparse_initial_set_leaves_no_composition_without_a_weight():
     assert 0 < len(batch) <= campaign.settings.batch_size
     exploit = {a.info["composition"] for a in batch if a.info["pick"] == "exploit"}
     assert exploit and not exploit & computed
+
+
+def test_the_chance_of_a_better_ordering_is_recorded_and_can_stop_the_campaign(
+        campaign_rounds):
+    """Each round after 0 records, per composition, the share of the ensemble's members that
+    see a better ordering in the pool; ``selection.stop_chance`` above every chance stops
+    the round (no batch), below it the round goes on."""
+    assert campaign_rounds[0].chance.empty
+    members = SMALL["model"]["ensemble_size"]
+    for record in campaign_rounds[1:]:
+        table = record.chance
+        assert list(table["group"]) == ["Au27Pt28"]
+        assert table["candidates"].iloc[0] == len(record.candidates)
+        best = record.labelled[record.labelled["round"] < record.round]["energy"].min()
+        assert table["energy"].iloc[0] == pytest.approx(best)
+        chance = table["chance"].iloc[0]
+        assert 0 <= chance <= 1 and chance * members == pytest.approx(round(chance * members))
+    last, before = campaign_rounds[2], campaign_rounds[1]
+    chance = last.chance["chance"].iloc[0]
+    assert 0 < chance < 1  # this seed's round 2: the members disagree
+    for stop_chance, stops in ((None, False), (chance, False), (1.0, True)):
+        campaign = Campaign.from_config(as_snakemake_reads_it(
+            {**SMALL, "selection": {"stop_chance": stop_chance}}))
+        batch = rounds.select(campaign, 2, last.candidates, before.labelled, before.surrogate,
+                              None, last.chance)
+        assert (len(batch) == 0) == stops

@@ -166,3 +166,30 @@ def test_weights_share_the_batch_and_settled_compositions_get_none():
     none = selection.select_batch(pool, set(), 6, settings, np.random.default_rng(0),
                                   weights=pd.Series(dict.fromkeys(keys, 0.0)), settled=0.01)
     assert none.empty
+
+
+def test_better_chance_is_the_share_of_members_that_see_a_better_candidate():
+    # 4 members; group A's pool: member 0 and 2 score a candidate above A's best
+    pool = np.array([[0.5, 0.1, 9.0],
+                     [0.2, 0.3, 9.0],
+                     [0.1, 0.9, 9.0],
+                     [0.0, 0.0, 9.0]])
+    best = np.array([[0.4, 0.0], [0.4, 0.0], [0.4, 0.0], [0.4, 0.0]])
+    chance = selection.better_chance(pool, ["A", "A", "B"], best, ["A", "B"])
+    np.testing.assert_allclose(chance, [0.5, 1.0])
+    # a group without candidates cannot improve; one member is no ensemble
+    assert selection.better_chance(pool, ["A", "A", "A"], best, ["A", "B"])[1] == 0.0
+    assert np.isnan(selection.better_chance(pool[:1], ["A", "A", "B"], best[:1], ["A", "B"])).all()
+    # the pool's order does not matter
+    order = [2, 0, 1]
+    np.testing.assert_allclose(
+        selection.better_chance(pool[:, order], np.array(["A", "A", "B"])[order], best,
+                                ["A", "B"]), chance)
+
+
+def test_stop_by_chance_needs_every_group_below_the_threshold():
+    assert selection.stops_by_chance([0.0, 0.04], 0.05)
+    assert not selection.stops_by_chance([0.0, 0.2], 0.05)
+    assert not selection.stops_by_chance([0.0], None)
+    assert not selection.stops_by_chance([], 0.05)
+    assert not selection.stops_by_chance([np.nan], 0.05)

@@ -124,16 +124,11 @@ def hull_tables(wildcards):
 
 
 def hull_weights_inputs(wildcards):
-    """The model of the round before and the pure particles' results, with which a round
-    after round 0 shares its batch by the chance to lower the hull (hull.enabled)."""
+    """The pure particles' results, with which a round after round 0 shares its batch by
+    the chance to lower the hull (hull.enabled)."""
     if not HULL or not int(wildcards.round):
         return {}
-    model = previous_model(wildcards)[0]
-    return {
-        "model": model,
-        "model_sidecar": model.replace(".txt", ".json"),
-        "pure": PURE_REFERENCES,
-    }
+    return {"pure": PURE_REFERENCES}
 
 
 def hull_tables_of_every_round(wildcards):
@@ -189,3 +184,9 @@ def metrics_until(wildcards):
     """Metric tables of this round and every earlier one."""
     rounds = ROUNDS[: int(wildcards.round) + 1]
     return expand("results/round_{round}/metrics.csv", round=rounds)
+
+
+def chances_until(wildcards):
+    """Tables of the chance that the pool held a better ordering, this round and earlier."""
+    rounds = ROUNDS[: int(wildcards.round) + 1]
+    return expand("results/round_{round}/chance.csv", round=rounds)
