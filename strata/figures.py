@@ -142,13 +142,17 @@ def _energy_axes(ax, metrics):
 
 
 def _quality_axes(ax, metrics):
-    """Spearman, Kendall and recall of the batch and of the cross-validation per round."""
+    """Spearman, Kendall and recall of the batch and of the cross-validation per round, and
+    the ensemble's chance that the round's pool held a better ordering."""
     for column, style in (("cv.spearman", "o-"), ("batch.spearman", "s--"),
                           ("cv.kendall", "^-"), ("batch.kendall", "v--")):
         if column in metrics and metrics[column].notna().any():
             ax.plot(metrics["round"], metrics[column], style, label=column)
     for column in [c for c in metrics.columns if c.startswith("batch.recall@")]:
         ax.plot(metrics["round"], metrics[column], "d:", label=column)
+    if "better_chance" in metrics and metrics["better_chance"].notna().any():
+        ax.plot(metrics["round"], metrics["better_chance"], "*-", color="k", ms=9,
+                label="chance of a better ordering")
     ax.axhline(0, color="#aaa", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("round")

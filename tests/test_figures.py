@@ -32,3 +32,16 @@ def test_draw_atoms_draws_what_ase_plot_atoms_draws():
     np.testing.assert_allclose(centres, ase_centres, atol=1e-6)
     np.testing.assert_allclose(colours, ase_colours)
     assert ours.get_xlim() == ase_ax.get_xlim() and ours.get_ylim() == ase_ax.get_ylim()
+
+
+def test_the_progress_figure_shows_the_chance_of_a_better_ordering():
+    import pandas as pd
+
+    metrics = pd.DataFrame({"round": [0, 1, 2], "reference_calls": [10, 15, 20],
+                            "best_energy": [3.0, 2.9, 2.9], "cv.spearman": [0.5, 0.6, 0.7],
+                            "better_chance": [np.nan, 0.8, 0.2]})
+    fig = figures.progress_figure(metrics)
+    lines = {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+    plt.close(fig)
+    np.testing.assert_allclose(lines["chance of a better ordering"].get_ydata(),
+                               [np.nan, 0.8, 0.2])
