@@ -28,6 +28,7 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -228,25 +229,44 @@ def print_table(chosen, runs, truths, args):
         print(table.to_string(index=False))
 
 
-STOP_CHANCES = (0.05, 0.2, 0.5)
+def _no_improvement(k, history):
+    """``selection.stop_after k``: the k rounds before this one did not improve."""
+    return len(history) > k and not any(r["improved"] for r in history[-k - 1:-1])
 
 
-def stop_row(runs, truth, stop_chance):
-    """The stop rule ``selection.stop_chance`` replayed on campaigns run to their budget:
-    runs stopped too early (the ground truth not yet reached), in time, or never."""
+def _low_chance(threshold, k, history):
+    """``selection.stop_chance``: the chance below ``threshold`` in the last k rounds."""
+    return len(history) >= k and all(r["chance"] < threshold for r in history[-k:])
+
+
+#: stop rules replayed on campaigns run to the budget: name → rule(history) → stop now,
+#: history = the rounds so far (chance, and whether the round improved the best energy)
+STOP_RULES = {**{f"stop_after {k}": functools.partial(_no_improvement, k) for k in (2, 3, 5)},
+              **{f"chance < 0.05 x{k}": functools.partial(_low_chance, 0.05, k)
+                 for k in (1, 2, 3)},
+              "chance < 0.5": functools.partial(_low_chance, 0.5, 1)}
+
+
+def stop_row(run, truth, rule):
+    """Replay a stop rule on one campaign run to its budget: ``early`` (before the ground
+    truth), ``in time`` (calls past the ground truth) or ``never``."""
     target = truth["energy"] + truth["tolerance"]
-    early, in_time, never, extra = 0, 0, 0, []
-    for run in runs:
-        stop = next((c for c in run["chances"] if c["chance"] < stop_chance), None)
-        if stop is None:
-            never += 1
-        elif stop["remained"]:
-            early += 1
-        else:
-            in_time += 1
-            extra.append(stop["calls"] - calls_to(run["trace"], target))
-    return {"stop_chance": stop_chance, "stopped early": f"{early}/{len(runs)}",
-            "in time": f"{in_time}/{len(runs)}", "never": f"{never}/{len(runs)}",
+    trace, history = np.asarray(run["trace"]), []
+    bounds = [c["calls"] for c in run["chances"]] + [len(trace)]
+    for c, end in zip(run["chances"], bounds[1:], strict=True):
+        history.append({**c, "improved": bool(end > c["calls"] and trace[c["calls"]:end].min()
+                                              < trace[:c["calls"]].min() - 1e-9)})
+        if rule(history):
+            return ("early", None) if c["remained"] else (
+                "in time", c["calls"] - calls_to(trace, target))
+    return "never", None
+
+
+def stop_summary(runs, truth, rule):
+    outcomes = [stop_row(run, truth, rule) for run in runs]
+    extra = [x for kind, x in outcomes if kind == "in time"]
+    return {**{kind: f"{sum(k == kind for k, _ in outcomes)}/{len(runs)}"
+               for kind in ("early", "in time", "never")},
             "calls after the truth (median)": float(np.median(extra)) if extra else np.nan}
 
 
@@ -257,11 +277,11 @@ def print_stopping(runs, truths):
     for run in runs:
         if "chances" in run:  # strata's, not the baselines'
             by_system.setdefault(run["system"], []).append(run)
-    rows = [{"system": name, **stop_row(group, truths[name], t)}
-            for name, group in by_system.items() for t in STOP_CHANCES]
+    rows = [{"system": name, "rule": rule, **stop_summary(group, truths[name], STOP_RULES[rule])}
+            for name, group in by_system.items() for rule in STOP_RULES]
     rounds_ = [c for group in by_system.values() for run in group for c in run["chances"]]
-    print("\n=== stopping: selection.stop_chance replayed on campaigns run to the budget "
-          "(stopped early = the ground truth not reached yet)")
+    print("\n=== stopping: stop rules replayed on campaigns run to the budget (early = the "
+          "ground truth not reached yet; chance < 0.05 xk: in k rounds in a row)")
     print(pd.DataFrame(rows).to_string(index=False))
     table = pd.DataFrame(rounds_)
     if table.empty:
