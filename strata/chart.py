@@ -9,9 +9,11 @@ the particle, e.g. "Au shell / Pt core" (:func:`family_names`).
 
 The map grows round by round. To keep it readable across rounds, :func:`embed` starts t-SNE
 from the previous round's coordinates and aligns the new map onto the old one by a similarity
-transform (Procrustes); :func:`stability` measures how far the old points still moved, and
-:func:`quality` (trustworthiness) how faithfully the map keeps the encodings' neighbourhoods.
-:func:`purity` scores the families against known motifs where these are known.
+transform (Procrustes), and rows that only give context (a campaign's pool sample) are placed
+into the finished map by :func:`place` without moving it; :func:`stability` measures how far
+the old points still moved, and :func:`quality` (trustworthiness) how faithfully the map keeps
+the encodings' neighbourhoods. :func:`purity` scores the families against known motifs where
+these are known.
 
 The RDF of a pair type (A, B) at r is a sum, over the atom pairs at distance d < ``r_max``
 with elements {A, B} (each pair once), of a normalised Gaussian of width ``width`` centred at
@@ -34,16 +36,17 @@ MIN_TSNE_POINTS = 20
 FAMILY_SHARE = 0.04
 #: jitter of new points' starting coordinates, relative to the spread of the previous map
 JITTER = 1e-3
-#: root-mean-square spread t-SNE's start from the previous map is scaled to (like sklearn's
-#: PCA start), so that the map does not depend on the previous map's scale
-INIT_SPREAD = 1e-4
+#: neighbours whose map coordinates place a context row (:func:`place`)
+PLACE_NEIGHBOURS = 5
 #: t-SNE's early exaggeration when it starts from the previous map (its default, 12, is for
 #: forming clusters from the PCA; from a finished map it shuffles them: adding 6 points to 60
 #: in 6 synthetic blobs, the old points moved up to 0.84 of the map's spread with 12 and at
 #: most 0.06 with 1, at the same trustworthiness, over 8 seeds)
 EXAGGERATION_FROM_PREVIOUS = 1.0
-#: t-SNE iterations of a map continued from the previous round's
-ITERATIONS_FROM_PREVIOUS = 400
+#: t-SNE iterations of a map continued from the previous round's (sklearn's least; over three
+#: campaigns the computed points moved 0.01-0.16 of the map's spread per round, 0.01-0.22
+#: with 400, at the same trustworthiness)
+ITERATIONS_FROM_PREVIOUS = 250
 #: t-SNE iterations of a first map, from the PCA (250 with early exaggeration): on round 0 of
 #: two campaigns, the trustworthiness and purity of sklearn's default 1000 in half the time
 ITERATIONS = 500
@@ -184,15 +187,16 @@ def rdf_of_orderings(template, codes, elements, r_max=8.0, bins=40, width=0.25,
 # ---------------------------------------------------------------- embedding
 
 
-def _standardise(vectors, scale=True) -> np.ndarray:
+def _standardise(vectors, scale=True, reference=None) -> np.ndarray:
     """Columns centred and, with ``scale``, scaled to standard deviation 1; constant columns
     dropped. RDFs share one unit (pairs per atom per Angstrom) and are only centred: scaling
     would blow up the noise of nearly empty bins; descriptor columns of mixed units are
-    scaled."""
+    scaled. The means and deviations are those of the ``reference`` rows (default: these)."""
     vectors = np.asarray(vectors, dtype=float)
-    spread = vectors.std(axis=0)
+    reference = vectors if reference is None else np.asarray(reference, dtype=float)
+    spread = reference.std(axis=0)
     keep = spread > 1e-12
-    centred = vectors[:, keep] - vectors[:, keep].mean(axis=0)
+    centred = vectors[:, keep] - reference[:, keep].mean(axis=0)
     return centred / spread[keep] if scale else centred
 
 
@@ -238,8 +242,9 @@ def _spread(coords) -> float:
 
 def _initial(scores, previous, rng) -> np.ndarray:
     """t-SNE's starting coordinates: ``previous`` for the old rows; for each new row, those of
-    its nearest old row in PCA space plus a small jitter; centred and scaled to
-    :data:`INIT_SPREAD`."""
+    its nearest old row in PCA space plus a small jitter; centred, at the previous map's scale
+    (restarted from a copy shrunk to sklearn's PCA-start spread, 1e-4, the points of an
+    unchanged map moved by 0.47 of its spread; from the map itself by 0.05)."""
     from sklearn.neighbors import NearestNeighbors
 
     previous = np.asarray(previous, dtype=float)
@@ -251,7 +256,7 @@ def _initial(scores, previous, rng) -> np.ndarray:
         nearest = NearestNeighbors(n_neighbors=1).fit(scores[:k]).kneighbors(
             scores[k:], return_distance=False)[:, 0]
         start[k:] = previous[nearest] + rng.normal(scale=JITTER * spread, size=(len(nearest), 2))
-    return (start - previous.mean(axis=0)) * (INIT_SPREAD / spread)
+    return start - previous.mean(axis=0)
 
 
 def embed(vectors, previous=None, seed=0, perplexity=30.0, scale=True) -> np.ndarray:
@@ -268,7 +273,7 @@ def embed(vectors, previous=None, seed=0, perplexity=30.0, scale=True) -> np.nda
     previous : ndarray, shape (k, 2), optional
         The coordinates the first ``k <= n`` rows had in the previous round's map. t-SNE then
         starts from them (a new row from its nearest old row in PCA space, plus a tiny seeded
-        jitter; all rescaled to :data:`INIT_SPREAD`) without early exaggeration
+        jitter) without early exaggeration
         (:data:`EXAGGERATION_FROM_PREVIOUS`), and the map is aligned onto them by a
         similarity transform (:func:`scipy.linalg.orthogonal_procrustes` on the shared
         rows). Without it t-SNE starts from the PCA.
@@ -303,6 +308,40 @@ def embed(vectors, previous=None, seed=0, perplexity=30.0, scale=True) -> np.nda
                 max_iter=ITERATIONS_FROM_PREVIOUS if k else ITERATIONS)
     coords = tsne.fit_transform(scores)
     return _align(coords, previous) if k else coords
+
+
+def place(vectors, fitted, coords, scale=True) -> np.ndarray:
+    """Coordinates of new rows in a finished map, which does not move.
+
+    Each row gets the distance-weighted mean of the map coordinates of its
+    :data:`PLACE_NEIGHBOURS` nearest ``fitted`` rows
+    (:class:`sklearn.neighbors.KNeighborsRegressor`), with the columns centred (and with
+    ``scale`` standardised) by the fitted rows' statistics, as :func:`embed` saw them.
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (m, f)
+        The rows to place (e.g. a pool sample), encoded like ``fitted``.
+    fitted : ndarray, shape (n, f)
+        The rows the map was fitted on.
+    coords : ndarray, shape (n, 2)
+        Their map coordinates (:func:`embed`).
+    scale : bool
+        As for :func:`embed`.
+
+    Returns
+    -------
+    ndarray, shape (m, 2)
+    """
+    from sklearn.neighbors import KNeighborsRegressor
+
+    vectors = np.asarray(vectors, dtype=float)
+    if len(vectors) == 0:
+        return np.zeros((0, 2))
+    model = KNeighborsRegressor(n_neighbors=min(PLACE_NEIGHBOURS, len(fitted)),
+                                weights="distance")
+    model.fit(_standardise(fitted, scale), np.asarray(coords, dtype=float))
+    return model.predict(_standardise(vectors, scale, reference=fitted))
 
 
 # ---------------------------------------------------------------- families

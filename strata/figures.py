@@ -375,9 +375,12 @@ def chart_figure(points, families, path=None):
 
 
 def _map_axes(ax, points, path):
+    background = points[points["kind"] == "random"]
+    ax.scatter(background["x"], background["y"], s=5, color="#e6e6e6",
+               label="random orderings", zorder=1)
     pool = points[points["kind"] == "pool"]
-    ax.scatter(pool["x"], pool["y"], s=8, color="#cccccc", label="pool sample", zorder=1)
-    done = points[points["kind"] != "pool"]
+    ax.scatter(pool["x"], pool["y"], s=8, color="#a6a6a6", label="pool sample", zorder=1)
+    done = points[points["kind"].isin(["computed", "batch"])]
     shown = ax.scatter(done["x"], done["y"], c=done["e_rel"], cmap="viridis_r", s=22, zorder=2,
                        vmin=0, vmax=max(float(np.nanpercentile(done["e_rel"], 90)), 1e-6))
     plt.colorbar(shown, ax=ax, label="energy above best of composition (eV)")
@@ -401,7 +404,7 @@ def _map_axes(ax, points, path):
 
 
 def _family_axes(ax, points, families):
-    done = points[(points["kind"] != "pool") & (points["family"] >= 0)]
+    done = points[points["family"] >= 0]
     if families.empty:
         ax.text(0.5, 0.5, "no motif family yet", ha="center", va="center")
         ax.set_axis_off()

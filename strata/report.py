@@ -346,13 +346,14 @@ def _chart_section(chart, settings, elements):
     encoding = ("per-element-pair radial distribution functions" if q["input"] == "rdf"
                 else "the layer descriptor")
     body = "<h2 id='chart'>Chart of the structures explored</h2>" + _para(
-        f"Every computed structure and a sample of this round's pool (in round 0, random "
-        f"orderings of the particle), encoded by {encoding}, "
+        f"Every computed structure and a fixed set of random orderings of the particle, "
+        f"encoded by {encoding}, "
         "mapped to two dimensions (PCA, then t-SNE started from the previous round's map and "
-        "aligned onto it, so that earlier points stay where they were); dense groups of "
-        "computed structures are motif families (HDBSCAN), named by their composition per "
-        "region. Grey: pool candidates not computed; ringed: this round's batch; star: the "
-        "best structure.")
+        "aligned onto it, so that earlier points stay where they were); a sample of this "
+        "round's pool is then placed into the map by its nearest charted neighbours, without "
+        "moving it. Dense groups of computed structures are motif families (HDBSCAN), named "
+        "by their composition per region. Light grey: random orderings; grey: pool candidates "
+        "not computed; ringed: this round's batch; star: the best structure.")
     body += _para(
         f"Chart quality: trustworthiness {q['trustworthiness']:.3f} (1 = every map "
         f"neighbourhood is one in the encoding); family purity against the round-0 motifs "

@@ -383,67 +383,93 @@ def chart(campaign, round_, labelled, candidates, previous=None):
     """The chart of the structures explored so far (:mod:`strata.chart`).
 
     Every computed structure (``labelled``, failures left out; this round's are the batch)
-    and a sample of the round's pool (``candidates``) are encoded by their radial
-    distribution functions on their template's sites (or by the layer descriptor), mapped to
-    2-D, the computed ones clustered into motif families.
+    and a fixed background of random orderings (``report.chart.background``, the same in
+    every round) are encoded by their radial distribution functions on their template's
+    sites (or by the layer descriptor) and mapped to 2-D, continuing the previous round's
+    map; the computed ones are clustered into motif families. A sample of the round's pool
+    (``candidates``; none in round 0, whose candidates are the initial set) is then placed
+    into the finished map (:func:`strata.chart.place`): the pool changes completely from
+    round to round and would otherwise reshape the map (the computed points of the default
+    campaign moved by 0.75 of its spread from round 0 to 1 when the pool was embedded with
+    them, 0.02 now).
 
     Parameters
     ----------
     previous : pandas.DataFrame, optional
-        The previous round's ``points``: its computed structures keep their place.
+        The previous round's ``points``: its computed and background rows keep their place.
 
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``points`` (``structure_id``, ``kind`` computed / batch / pool, ``round``,
+        ``points`` (``structure_id``, ``kind`` computed / batch / random / pool, ``round``,
         ``composition``, ``origin``, ``energy``, ``e_rel`` above the best of its composition,
         ``x``, ``y``, ``family``, ``family_name``), ``families`` (one row per family: name,
-        members, best and mean ``e_rel``, the lowest member) and ``quality`` (trustworthiness,
-        purity against the round-0 motifs, stability of the previous points).
+        members, best and mean ``e_rel``, the lowest member) and ``quality`` (trustworthiness
+        over every point, purity against the round-0 motifs, stability of the previous
+        computed points).
     """
     settings = campaign.settings.report.chart
-    computed = _chart_order(labelled[labelled["status"] == "ok"], previous)
-    rng = files.round_rng(campaign.settings.seed, round_, "chart")
-    # round 0's candidates are the initial set: random orderings stand for what it samples
-    pool = (_random_orderings(campaign, settings.pool_sample, rng) if round_ == 0
-            else _uncomputed(candidates, computed))
-    pool = pool.iloc[np.sort(rng.choice(len(pool), min(settings.pool_sample, len(pool)),
-                                        replace=False))]
-    vectors = np.vstack([_chart_vectors(campaign, rows, settings) for rows in (computed, pool)
-                         if len(rows)])
-    shared = _previous_places(previous, computed)
+    seed = campaign.settings.seed
+    ok = labelled[labelled["status"] == "ok"]
+    computed = ok.assign(kind=np.where(ok["round"].to_numpy(int) == round_, "batch",
+                                       "computed"))
+    background = _random_orderings(campaign, settings.background,
+                                   files.round_rng(seed, 0, "chart"))
+    background = background.assign(
+        kind="random", round=0, energy=np.nan,
+        structure_id=[f"random-{i:03d}" for i in range(len(background))])
+    fitted = _chart_order(pd.concat([computed, background], ignore_index=True), previous)
+    pool = _pool_sample(campaign, round_, candidates, ok, settings.pool_sample)
     scale = settings.input == "layers"  # RDFs share one unit: centred only
-    coords = chart_module.embed(vectors, shared, campaign.settings.seed, settings.perplexity,
-                                scale)
-    n = len(computed)
-    labels = chart_module.families(coords[:n], settings.min_family)
-    names = chart_module.family_names(labels, computed)  # its <region>.frac.<El> columns
-    energy = computed["energy"].to_numpy(float)
+    vectors = _chart_vectors(campaign, fitted, settings)
+    shared = _previous_places(previous, fitted)
+    coords = chart_module.embed(vectors, shared, seed, settings.perplexity, scale)
+    pool_vectors = _chart_vectors(campaign, pool, settings)
+    pool_coords = (chart_module.place(pool_vectors, vectors, coords, scale) if len(pool)
+                   else np.zeros((0, 2)))
+    is_computed = (fitted["kind"] != "random").to_numpy()
+    labels = np.full(len(fitted), -1)
+    labels[is_computed] = chart_module.families(coords[is_computed], settings.min_family)
+    names = chart_module.family_names(labels[is_computed], fitted[is_computed])
+    energy = fitted["energy"].to_numpy(float)
+    e_rel = energy - fitted.groupby("composition")["energy"].transform("min").to_numpy(float)
     points = pd.concat([
         pd.DataFrame({
-            "structure_id": computed["structure_id"].astype(str).to_numpy(),
-            "kind": np.where(computed["round"].to_numpy(int) == round_, "batch", "computed"),
-            "round": computed["round"].to_numpy(int),
-            "composition": computed["composition"].to_numpy(),
-            "origin": computed["origin"].to_numpy(),
-            "energy": energy,
-            "e_rel": energy - computed.groupby("composition")["energy"].transform("min"),
+            "structure_id": fitted["structure_id"].astype(str).to_numpy(),
+            "kind": fitted["kind"].to_numpy(), "round": fitted["round"].to_numpy(int),
+            "composition": fitted["composition"].to_numpy(),
+            "origin": fitted["origin"].to_numpy(), "energy": energy, "e_rel": e_rel,
             "family": labels, "family_name": [names.get(f, "") for f in labels]}),
         pd.DataFrame({"structure_id": "", "kind": "pool",
                       "round": round_, "composition": pool["composition"].to_numpy(),
                       "origin": pool["origin"].to_numpy(), "energy": np.nan, "e_rel": np.nan,
                       "family": -1, "family_name": ""}, index=range(len(pool)))],
         ignore_index=True)
-    points["x"], points["y"] = coords[:, 0], coords[:, 1]
-    motifs = np.where(computed["round"].to_numpy(int) == 0, computed["origin"].to_numpy(), None)
-    quality = {"points": len(points), "computed": n, "families": int(len(names)),
-               "input": settings.input,
-               "trustworthiness": chart_module.quality(vectors, coords, scale=scale),
-               "purity": chart_module.purity(labels, motifs),
-               "stability": (np.nan if shared is None
-                             else chart_module.stability(shared, coords))}
-    return {"points": points, "families": chart_module.family_table(points[:n]),
+    all_coords = np.vstack([coords, pool_coords])
+    points["x"], points["y"] = all_coords[:, 0], all_coords[:, 1]
+    motifs = np.where(fitted["round"].to_numpy(int)[is_computed] == 0,
+                      fitted["origin"].to_numpy()[is_computed], None)
+    old = _previous_places(previous, fitted[is_computed].reset_index(drop=True))
+    quality = {"points": len(points), "computed": int(is_computed.sum()),
+               "families": int(len(names)), "input": settings.input,
+               "trustworthiness": chart_module.quality(
+                   np.vstack([vectors, pool_vectors]) if len(pool) else vectors, all_coords,
+                   scale=scale),
+               "purity": chart_module.purity(labels[is_computed], motifs),
+               "stability": (np.nan if old is None else chart_module.stability(
+                   old, coords[is_computed][:len(old)]))}
+    return {"points": points, "families": chart_module.family_table(points[:len(fitted)]),
             "quality": pd.DataFrame([quality])}
+
+
+def _pool_sample(campaign, round_, candidates, computed, count):
+    """At most ``count`` of the round's candidates that were not computed, a seeded sample in
+    their order; none in round 0 (its candidates are the initial set)."""
+    if round_ == 0 or count == 0:
+        return candidates.iloc[:0]
+    pool = _uncomputed(candidates, computed)
+    rng = files.round_rng(campaign.settings.seed, round_, "chart")
+    return pool.iloc[np.sort(rng.choice(len(pool), min(count, len(pool)), replace=False))]
 
 
 def _random_orderings(campaign, count, rng):
@@ -466,7 +492,8 @@ def _uncomputed(candidates, computed):
 
 
 def _chart_order(computed, previous):
-    """The computed structures, those of the previous chart first, in its order."""
+    """The charted rows (computed structures and background), those of the previous chart
+    first, in its order."""
     if previous is None or not len(previous):
         return computed.reset_index(drop=True)
     place = {key: i for i, key in enumerate(previous.loc[previous["kind"] != "pool",
@@ -476,7 +503,7 @@ def _chart_order(computed, previous):
 
 
 def _previous_places(previous, computed):
-    """Coordinates in the previous chart of the first computed structures (those it holds,
+    """Coordinates in the previous chart of the first charted rows (those it holds,
     :func:`_chart_order`), or None."""
     if previous is None:
         return None

@@ -226,6 +226,8 @@ class ChartSettings:
         ``rdf`` or ``layers``.
     pool_sample : int
         Pool candidates drawn into the chart.
+    background : int
+        Random orderings that anchor the map, the same every round.
     r_max, bins, width : float, int, float
         Of the radial distribution functions.
     perplexity : float
@@ -237,6 +239,7 @@ class ChartSettings:
     enabled: bool
     input: str
     pool_sample: int
+    background: int
     r_max: float
     bins: int
     width: float

@@ -13,6 +13,7 @@ from strata.chart import (
     embed,
     families,
     family_names,
+    place,
     profile_name,
     purity,
     quality,
@@ -161,6 +162,19 @@ def test_embed_aligns_onto_a_rotated_reflected_scaled_previous_map():
     previous = (old @ rotation) * [[-3.0, 3.0]] + [100.0, -20.0]
     new = embed(vectors, previous=previous, seed=0)
     assert stability(previous, new) < 0.15  # measured 0.06
+
+
+def test_place_puts_a_fitted_row_on_its_own_point_and_ignores_row_order():
+    vectors, _ = blobs(60, 4, seed=4)
+    coords = embed(vectors, seed=0)
+    assert np.allclose(place(vectors[:5], vectors, coords), coords[:5])
+    new = vectors[:7] + 0.05
+    order = np.random.default_rng(0).permutation(60)
+    placed = place(new, vectors, coords)
+    assert np.allclose(place(new, vectors[order], coords[order]), placed)
+    # between its fitted neighbours: inside the map's bounding box
+    assert (placed >= coords.min(axis=0)).all() and (placed <= coords.max(axis=0)).all()
+    assert place(vectors[:0], vectors, coords).shape == (0, 2)
 
 
 def test_embed_of_tiny_inputs_is_their_pca():

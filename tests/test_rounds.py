@@ -144,38 +144,52 @@ def charted(campaign_rounds):
 def test_the_chart_shows_every_computed_structure_the_batch_and_a_pool_sample(
         campaign_rounds, charted):
     campaign, charts = charted
+    settings = campaign.settings.report.chart
+    background = None
     for done, chart in zip(campaign_rounds, charts, strict=True):
         points = chart["points"]
         ok = done.labelled[done.labelled["status"] == "ok"]
-        computed = points[points["kind"] != "pool"]
+        computed = points[points["kind"].isin(["computed", "batch"])]
         assert sorted(computed["structure_id"]) == sorted(ok["structure_id"])
         batch = computed.loc[computed["kind"] == "batch", "structure_id"]
         assert set(batch) == set(ok.loc[ok["round"] == done.round, "structure_id"])
+        # the same random orderings anchor the map in every round
+        random = points[points["kind"] == "random"].set_index("structure_id")
+        assert 0 < len(random) <= settings.background
+        assert (random["origin"] == "random").all() and random["energy"].isna().all()
+        if background is not None:
+            assert list(random.index) == list(background.index)
+        background = random
+        # never a computed structure again in grey; no pool in round 0 (its candidates are
+        # the initial set)
         pool = points[points["kind"] == "pool"]
-        # never a computed structure again in grey; in round 0 (whose candidates are the
-        # initial set) random orderings of the particle stand for the space it samples
-        assert 0 < len(pool) <= campaign.settings.report.chart.pool_sample
-        if done.round == 0:
-            assert (pool["origin"] == "random").all()
-        assert set(pool["composition"]) == set(ok["composition"])
+        assert len(pool) <= settings.pool_sample
+        assert (len(pool) == 0) == (done.round == 0)
+        assert set(pool["composition"]) <= set(ok["composition"])
         assert np.isfinite(points[["x", "y"]].to_numpy()).all()
         best = computed.loc[computed["e_rel"].idxmin()]
         assert best["e_rel"] == 0 and best["energy"] == ok["energy"].min()
 
 
 def test_a_new_round_adds_points_and_keeps_the_old_ones_in_place(charted):
-    """Once the grey context is the model's pool (from round 1 on; round 0 shows random
-    orderings, and the first pool reshapes the map), the map is not turned, mirrored or
-    rescaled: earlier points move by less than half its spread (measured 0.37 here, where
-    each round's 117 pool points replace the last; 0.09-0.17 on the default campaign)."""
+    """The map is not turned, mirrored, rescaled or reshaped by a new round: the computed
+    points and the random background keep their place within a quarter of the map's spread
+    (measured here: computed 0.16 and 0.12, background 0.09 and 0.07; on the default campaign
+    the computed points moved 0.75 from round 0 to 1 while the pool sample was embedded with
+    them, 0.05 since it is placed into the finished map)."""
     _, charts = charted
-    for before, after in zip(charts[1:], charts[2:], strict=False):
-        old = before["points"][before["points"]["kind"] != "pool"]
-        new = after["points"].set_index("structure_id").loc[old["structure_id"]]
-        moved = np.linalg.norm(new[["x", "y"]].to_numpy() - old[["x", "y"]].to_numpy(), axis=1)
-        spread = np.sqrt(((old[["x", "y"]] - old[["x", "y"]].mean()) ** 2).sum(axis=1).mean())
-        assert np.median(moved) / spread == pytest.approx(after["quality"]["stability"].iloc[0])
-        assert np.median(moved) / spread < 0.5
+    for before, after in zip(charts, charts[1:], strict=False):
+        for kinds in (["computed", "batch"], ["random"]):
+            old = before["points"][before["points"]["kind"].isin(kinds)]
+            new = after["points"].set_index("structure_id").loc[old["structure_id"]]
+            moved = np.linalg.norm(new[["x", "y"]].to_numpy() - old[["x", "y"]].to_numpy(),
+                                   axis=1)
+            spread = np.sqrt(((old[["x", "y"]] - old[["x", "y"]].mean()) ** 2).sum(axis=1)
+                             .mean())
+            if kinds[0] == "computed":
+                assert np.median(moved) / spread == pytest.approx(
+                    after["quality"]["stability"].iloc[0])
+            assert np.median(moved) / spread < 0.25, kinds
 
 
 def test_the_chart_is_reproducible(campaign_rounds, charted):
