@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from ase.cluster import Icosahedron
@@ -17,6 +19,7 @@ from ase.cluster import Icosahedron
 # the dataset reader of the seed-data benchmark beside this script
 from hawthorne2026 import SEED_DATA, read_seed_structures
 
+from strata import files
 from strata.descriptors import describe_orderings, feature_names
 from strata.featurizer import Featurizer, describe, describe_many
 from strata.layers import Topology
@@ -65,28 +68,34 @@ N_PROTOTYPES = 8
 
 
 def block_sets(template, codes) -> None:
-    """Seconds to describe the pool ``codes`` as the search does (the campaign's
-    :class:`Featurizer`: templates prepared once, then every ordering), per block set."""
+    """Seconds to describe the pool ``codes`` as a round's jobs do, per block set: the
+    environment blocks' pair coefficients once per campaign (rule ``pair_coefficients``,
+    written to a file), then a job (a new :class:`Featurizer` of the template reading that
+    file) scoring every ordering."""
     print(f"\npool of {len(codes)} orderings through the Featurizer, per descriptor block set "
-          "(same orderings, one run):")
-    print(f"{'blocks':<30}{'features':>9}{'template s':>12}{'pool s':>9}{'x layers':>10}")
+          "(same orderings, one run; pairs: once per campaign; job: template, pair file and "
+          "pool, as generate_candidates does):")
+    print(f"{'blocks':<30}{'features':>9}{'pairs s':>9}{'job s':>8}{'x layers':>10}")
     base = None
-    for blocks in BLOCK_SETS:
-        described = [b for b in blocks if b != "prototypes"]
-        settings = DescriptorSettings.from_config(["Pt", "Au"], {"blocks": described})
-        start = time.perf_counter()
-        featurizer = Featurizer([template], settings)
-        prototypes = None
-        if "prototypes" in blocks:  # learned as the train stage does, on 50 labelled orderings
-            prototypes = featurizer.learn_prototypes(
-                np.zeros(50, int), list(codes[:50]), [str(i) for i in range(50)],
-                N_PROTOTYPES, 0)
-        prepared = time.perf_counter()
-        featurizer(0, codes, prototypes)
-        done = time.perf_counter()
-        base = base or done - prepared
-        print(f"{'+'.join(blocks):<30}{len(featurizer.names_with(prototypes)):>9}"
-              f"{prepared - start:>12.2f}{done - prepared:>9.2f}{(done - prepared) / base:>10.1f}")
+    with tempfile.TemporaryDirectory() as folder:
+        for blocks in BLOCK_SETS:
+            described = [b for b in blocks if b != "prototypes"]
+            settings = DescriptorSettings.from_config(["Pt", "Au"], {"blocks": described})
+            path = Path(folder) / f"{'+'.join(blocks)}.npz"
+            start = time.perf_counter()
+            files.write_arrays(Featurizer([template], settings).pair_coefficients(), path)
+            paired = time.perf_counter()
+            featurizer = Featurizer([template], settings, files.read_arrays(path))
+            prototypes = None
+            if "prototypes" in blocks:  # learned as the train stage does, on 50 orderings
+                prototypes = featurizer.learn_prototypes(
+                    np.zeros(50, int), list(codes[:50]), [str(i) for i in range(50)],
+                    N_PROTOTYPES, 0)
+            featurizer(0, codes, prototypes)
+            done = time.perf_counter()
+            base = base or done - paired
+            print(f"{'+'.join(blocks):<30}{len(featurizer.names_with(prototypes)):>9}"
+                  f"{paired - start:>9.2f}{done - paired:>8.2f}{(done - paired) / base:>10.1f}")
 
 
 def main(argv=None) -> None:

@@ -11,7 +11,7 @@ from strata.campaign import Campaign
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
 start = time.perf_counter()
-campaign = Campaign.from_params(sm.params.campaign)
+campaign = Campaign.from_params(sm.params.campaign, files.read_pairs(sm.input.pairs))
 labelled = files.read_labelled(sm.input.labelled)
 previous = pd.read_csv(sm.input.previous[0]) if sm.input.previous else None
 tables = rounds.chart(campaign, int(sm.wildcards.round), labelled,

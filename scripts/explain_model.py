@@ -13,7 +13,7 @@ start = time.perf_counter()
 labelled = files.read_labelled(sm.input.labelled)
 surrogate = ranking.load_surrogate(sm.input.model)
 # only the report keys the explanation reads are params; the others take the schema's defaults
-campaign = Campaign.from_params(sm.params.campaign)
+campaign = Campaign.from_params(sm.params.campaign, files.read_pairs(sm.input.pairs))
 tables = rounds.explain(campaign, labelled, surrogate)
 for name, table in tables.items():
     files.write_csv(table, getattr(sm.output, name))

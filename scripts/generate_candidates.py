@@ -8,7 +8,7 @@ from strata.campaign import Campaign
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
 round_ = int(sm.wildcards.round)
-campaign = Campaign.from_params(sm.params.campaign)
+campaign = Campaign.from_params(sm.params.campaign, files.read_pairs(sm.input.pairs))
 labelled = files.read_labelled(sm.input.labelled) if round_ else None
 surrogate = ranking.load_surrogate(sm.input.model[0]) if round_ else None
 candidates = rounds.generate(campaign, round_, labelled, surrogate)

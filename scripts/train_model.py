@@ -9,7 +9,7 @@ from strata.campaign import Campaign
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
 round_ = int(sm.wildcards.round)
-campaign = Campaign.from_params(sm.params.campaign)
+campaign = Campaign.from_params(sm.params.campaign, files.read_pairs(sm.input.pairs))
 labelled = files.read_labelled(sm.input.labelled)
 surrogate, metrics, cv_scores = rounds.train(campaign, round_, labelled)
 surrogate.save(Path(sm.output.model).with_suffix(""))

@@ -48,21 +48,22 @@ class Campaign:
         return cls._of_config(config, shapes, counts)
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params, pairs=None):
         """The context of a rule's params: the particle and the keys the job depends on.
 
         The Snakefile has validated the whole config before any job started; the keys a job
-        does not depend on take the schema's defaults here.
+        does not depend on take the schema's defaults here. ``pairs``: the campaign's pair
+        coefficients (rule ``pair_coefficients``, :class:`strata.featurizer.Featurizer`).
         """
         from strata.config import compositions, templates, validate_schema
 
         config = json.loads(json.dumps(dict(params)))
         validate_schema(config)
         shapes = templates(config)
-        return cls._of_config(config, shapes, compositions(config, len(shapes[0])))
+        return cls._of_config(config, shapes, compositions(config, len(shapes[0])), pairs)
 
     @classmethod
-    def _of_config(cls, config, shapes, counts):
+    def _of_config(cls, config, shapes, counts, pairs=None):
         """The context of a schema-complete config, its templates and compositions."""
         settings = CampaignSettings.from_config(config)
         given = ()
@@ -70,15 +71,15 @@ class Campaign:
             given = tuple((t, orderings.codes_from_symbols(shape.get_chemical_symbols(),
                                                            settings.elements))
                           for t, shape in enumerate(shapes))
-        return cls._build(settings, shapes, counts, given)
+        return cls._build(settings, shapes, counts, given, pairs)
 
     @classmethod
-    def _build(cls, settings, templates, compositions, given=()):
+    def _build(cls, settings, templates, compositions, given=(), pairs=None):
         return cls(
             settings=settings,
             templates=tuple(templates),
             compositions=tuple(np.asarray(c) for c in compositions),
-            featurizer=Featurizer(templates, settings.descriptors),
+            featurizer=Featurizer(templates, settings.descriptors, pairs),
             symmetry=SymmetryCache(templates, settings.search.symmetry_tolerance,
                                    settings.search.symmetry),
             user_orderings=given,

@@ -105,11 +105,13 @@ def feature_names(settings: DescriptorSettings) -> list[str]:
 
 
 def expansions_of(topology: Topology, settings: DescriptorSettings,
-                  lattice: bool = True) -> list[PairExpansion]:
+                  lattice: bool = True, pairs=None) -> list[PairExpansion]:
     """Each environment block of ``settings`` on ``topology``; with ``lattice`` (a template
-    whose orderings are described many times) its pair coefficients are computed once here.
+    whose orderings are described many times) its pair coefficients are computed once here,
+    or taken from ``pairs`` (block name → :attr:`PairExpansion.pairs`) where it holds them.
     Pass to :func:`describe_orderings`."""
-    return [PairExpansion(topology, block, settings.elements, lattice)
+    pairs = pairs or {}
+    return [PairExpansion(topology, block, settings.elements, lattice, pairs.get(block.name))
             for block in settings.environments]
 
 

@@ -106,6 +106,10 @@ class PairExpansion:
         pair coefficients are computed once and every ordering is a matrix product. False
         for a geometry described once or a few times (a relaxed structure): featomic expands
         each ordering directly (LODE's pair coefficients cost n_atoms² blocks).
+    pairs : ndarray, optional
+        With ``lattice``, the :attr:`pairs` of this geometry and block computed before (e.g.
+        once per campaign, :meth:`strata.featurizer.Featurizer.pair_coefficients`) instead
+        of computing them again.
 
     Attributes
     ----------
@@ -115,7 +119,7 @@ class PairExpansion:
         atom ``i``, ordered (i, l, m, n).
     """
 
-    def __init__(self, topology: Topology, block, elements, lattice: bool = True):
+    def __init__(self, topology: Topology, block, elements, lattice: bool = True, pairs=None):
         self.topology = topology
         self.block = block
         self.elements = tuple(elements)
@@ -123,9 +127,11 @@ class PairExpansion:
         self.pairs = None
         if lattice:
             n_atoms = topology.n_atoms
-            per_degree = _PAIRS[block.name](topology.positions, block)  # per l: (i, j, m, r)
-            self.pairs = np.concatenate([p.transpose(1, 0, 2, 3).reshape(n_atoms, n_atoms, -1)
-                                         for p in per_degree], axis=2).reshape(n_atoms, -1)
+            self.pairs = pair_coefficients(topology.positions, block) if pairs is None else pairs
+            expected = (n_atoms, n_atoms * _coefficients_per_atom(block))
+            if self.pairs.shape != expected:
+                raise ValueError(f"{block.name} pair coefficients of shape {self.pairs.shape} "
+                                 f"do not belong to this geometry and block {expected}")
             # every site occupied: (i, lmr); Σ_m per (l, r) with 1/sqrt(2l+1): (lmr, lr)
             self._total = self.pairs.reshape(n_atoms, n_atoms, -1).sum(axis=0)
             self._sum_m = _sum_over_m(block)
@@ -275,6 +281,21 @@ def _sum_over_m(block):
         one[degree] = np.eye(radial) / np.sqrt(2 * degree + 1)
         rows += [one.reshape(-1, radial).T.reshape(radial, -1)] * (2 * degree + 1)
     return np.concatenate(rows)
+
+
+def pair_coefficients(positions, block) -> np.ndarray:
+    """The ordering-independent part of a block on a geometry (:attr:`PairExpansion.pairs`):
+    shape (n_atoms, n_atoms · n_coefficients), row ``j`` the coefficients of atom ``j``'s
+    density (or potential) around every atom ``i``, ordered (i, l, m, n)."""
+    n_atoms = len(positions)
+    per_degree = _PAIRS[block.name](positions, block)  # per l: (i, j, m, r)
+    return np.concatenate([p.transpose(1, 0, 2, 3).reshape(n_atoms, n_atoms, -1)
+                           for p in per_degree], axis=2).reshape(n_atoms, -1)
+
+
+def _coefficients_per_atom(block) -> int:
+    """Coefficients (l, m, n) of one atom's expansion."""
+    return (block.max_angular + 1) ** 2 * (block.max_radial + 1)
 
 
 def _empty_coefficients(n_atoms, n_columns, block):

@@ -31,14 +31,21 @@ class Featurizer:
     ----------
     templates : list[ase.Atoms]
     settings : strata.settings.DescriptorSettings
+    pairs : dict of str to ndarray, optional
+        :meth:`pair_coefficients` computed before (once per campaign, rule
+        ``pair_coefficients``); without them each template's are computed on first use.
     """
 
-    def __init__(self, templates, settings):
+    def __init__(self, templates, settings, pairs=None):
         self.settings = settings
         self.names = feature_names(settings)
         self.topologies = [Topology.from_atoms(t, settings) for t in templates]
         self._expansions = {}  # per template, built on first use (LODE's cost seconds)
         self._local = {}  # per template, the local expansion of the prototypes
+        self._pairs = {}  # per template, block name → pair coefficients given
+        for key, array in (pairs or {}).items():
+            template, block = _pair_key(key)
+            self._pairs.setdefault(template, {})[block] = array
 
     def __call__(self, template, codes, prototypes=None):
         """Feature matrix of orderings ``codes`` (2-D) of template index ``template``, columns
@@ -58,8 +65,18 @@ class Featurizer:
     def _expansions_of(self, template):
         """The environment blocks of a template (:func:`expansions_of`), built on first use."""
         if template not in self._expansions:
-            self._expansions[template] = expansions_of(self.topologies[template], self.settings)
+            self._expansions[template] = expansions_of(self.topologies[template], self.settings,
+                                                       pairs=self._pairs.get(template))
         return self._expansions[template]
+
+    def pair_coefficients(self):
+        """The ordering-independent pair coefficients of every template and environment
+        block (:attr:`strata.environments.PairExpansion.pairs`), keyed ``"<template>.<block>"``:
+        what the ``pairs`` of another Featurizer of the same campaign take. Empty for the
+        layers alone."""
+        return {f"{template}.{expansion.block.name}": expansion.pairs
+                for template in range(len(self.topologies))
+                for expansion in self._expansions_of(template)}
 
     def names_with(self, prototypes=None):
         """Column names of :meth:`__call__` with ``prototypes``."""
@@ -73,7 +90,8 @@ class Featurizer:
         if template not in self._local:
             known = [e for e in self._expansions_of(template) if e.block.name == "local"]
             self._local[template] = known[0] if known else PairExpansion(
-                self.topologies[template], self.settings.local, self.settings.elements)
+                self.topologies[template], self.settings.local, self.settings.elements,
+                pairs=self._pairs.get(template, {}).get("local"))
         expansion = self._local[template]
         chunks = [expansion.invariants(codes[s:s + _CHUNK]) for s in range(0, len(codes), _CHUNK)]
         return prototypes_module.environments(np.concatenate(chunks), codes,
@@ -208,6 +226,14 @@ def describe_many(
         codes = np.stack([_codes(structures[i], settings) for i in members])
         out[members] = describe_orderings(topology, codes, settings)
     return pd.DataFrame(out, columns=feature_names(settings))
+
+
+def _pair_key(key):
+    """``(template, block)`` of a :meth:`Featurizer.pair_coefficients` key."""
+    template, _, block = str(key).partition(".")
+    if not template.isdigit() or not block:
+        raise ValueError(f"not a pair-coefficient key (<template>.<block>): {key!r}")
+    return int(template), block
 
 
 def _codes(atoms, settings):

@@ -60,6 +60,37 @@ def write_csv(table, path):
         table.to_csv(tmp, index=False)
 
 
+def write_arrays(arrays, path):
+    """Named arrays to one ``.npz`` file (e.g. the campaign's pair coefficients), through a
+    temporary file and a rename."""
+    with replacing(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_arrays(path):
+    """The named arrays of a :func:`write_arrays` file.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be read, naming it.
+    """
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} cannot be read ({error}): delete it and run again, it is "
+                         "recomputed") from error
+
+
+def read_pairs(paths):
+    """The campaign's pair coefficients from the ``pair_coefficients`` rule's file, when the
+    rule's input list ``paths`` holds it (the layers alone need none: None)."""
+    return read_arrays(paths[0]) if len(paths) else None
+
+
 def write_candidates(candidates, path):
     """Write a candidate table (``codes`` arrays as text)."""
     write_csv(candidates.assign(codes=candidates["codes"].map(codes_to_text)), path)

@@ -362,6 +362,11 @@ def test_every_preset_is_a_valid_campaign(workflow_copy, preset):
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "generate_candidates" in done.stdout + done.stderr
     assert not (workflow_copy / "results").exists()
+    # the environment blocks' pair coefficients: one job for the campaign, none without them
+    blocks = (yaml.safe_load((REPO / "config" / preset).read_text()).get("descriptors") or {}
+              ).get("blocks", ["layers"])
+    planned = (done.stdout + done.stderr).count("rule pair_coefficients:")
+    assert planned == (1 if set(blocks) - {"layers"} else 0), blocks
 
 
 def test_presets_exist():

@@ -50,3 +50,36 @@ def test_featurizer_of_templates_describes_their_orderings():
         surface = Topology.from_atoms(template, PTAU).surface
         assert (shells[surface] <= 2).all() and (shells[~surface] >= 3).all()
         assert featurizer.coordination(t).max() == 12
+
+
+def test_pair_coefficients_computed_once_serve_another_featurizer(tmp_path, monkeypatch):
+    """The pair_coefficients rule's file gives every later job the same descriptors without
+    recomputing the template's expansions (LODE's cost ~30 s at 147 atoms)."""
+    import pytest
+
+    from strata import environments, files
+
+    settings = DescriptorSettings.from_config(
+        ["Pt", "Au"], {"blocks": ["layers", "local", "long_range"],
+                       "long_range": {"vacuum": 6.0, "max_radial": 1, "max_angular": 1}})
+    templates = [build_template("icosahedron", 2, 4.0), build_template("octahedron", 3, 4.0)]
+    first = Featurizer(templates, settings)
+    pairs = first.pair_coefficients()
+    assert sorted(pairs) == ["0.local", "0.long_range", "1.local", "1.long_range"]
+    files.write_arrays(pairs, tmp_path / "pairs.npz")
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 2, size=(4, len(templates[1])))
+
+    def never(*_):
+        raise AssertionError("pair coefficients computed again")
+
+    monkeypatch.setattr(environments, "_PAIRS", {"local": never, "long_range": never})
+    again = Featurizer(templates, settings,
+                       files.read_pairs([tmp_path / "pairs.npz"]))
+    assert np.array_equal(again(1, codes), first(1, codes))
+    # the file of another particle is refused, naming the block
+    other = Featurizer(templates[::-1], settings, pairs)
+    with pytest.raises(ValueError, match="local pair coefficients of shape"):
+        other(0, codes)
+    assert Featurizer(templates, PTAU).pair_coefficients() == {}
+    assert files.read_pairs([]) is None

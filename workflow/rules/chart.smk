@@ -8,6 +8,7 @@ rule chart:
         labelled=descriptors_until,
         candidates="results/round_{round}/candidates.csv",
         previous=previous_chart,
+        pairs=PAIRS,
     output:
         points="results/round_{round}/chart/points.csv",
         families="results/round_{round}/chart/families.csv",

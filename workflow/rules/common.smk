@@ -20,6 +20,13 @@ def campaign_params(*keys, **parts):
     return {**PARTICLE, **{key: config[key] for key in keys}, **parts}
 
 
+# the environment blocks' pair coefficients, computed once per campaign (rule
+# pair_coefficients) for every job that describes orderings; none for the layers alone
+PAIRS = (
+    ["results/pair_coefficients.npz"]
+    if set(config["descriptors"]["blocks"]) - {"layers"}
+    else []
+)
 RESOURCES = config["reference"]["resources"]
 # the report stages that can be switched off, and their settings
 FORMULA = config["report"]["formula"]
@@ -38,6 +45,7 @@ wildcard_constraints:
 
 
 localrules:
+    pair_coefficients,
     generate_candidates,
     select_batch,
     describe_structures,

@@ -10,6 +10,7 @@ rule explain_model:
         labelled=descriptors_until,
         model="results/round_{round}/model.txt",
         model_sidecar="results/round_{round}/model.json",
+        pairs=PAIRS,
     output:
         shap="results/round_{round}/explain/shap.csv",
         regions="results/round_{round}/explain/regions.csv",

@@ -6,6 +6,7 @@ rule generate_candidates:
     input:
         labelled=descriptors_before,
         model=previous_model,
+        pairs=PAIRS,
     output:
         candidates="results/round_{round}/candidates.csv",
     log:

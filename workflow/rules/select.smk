@@ -12,6 +12,7 @@ checkpoint select_batch:
         candidates="results/round_{round}/candidates.csv",
         labelled=descriptors_before,
         model=previous_model,
+        pairs=PAIRS,
     output:
         batch="results/round_{round}/batch.extxyz",
         chance="results/round_{round}/chance.csv",

@@ -6,6 +6,7 @@
 rule train_model:
     input:
         labelled=descriptors_until,
+        pairs=PAIRS,
     output:
         model="results/round_{round}/model.txt",
         model_sidecar="results/round_{round}/model.json",
