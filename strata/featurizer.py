@@ -46,6 +46,13 @@ class Featurizer:
         for key, array in (pairs or {}).items():
             template, block = _pair_key(key)
             self._pairs.setdefault(template, {})[block] = array
+        for template, given in self._pairs.items():
+            positions = given.pop("positions", None)
+            if not (template < len(self.topologies) and positions is not None
+                    and _same_positions(positions, self.topologies[template].positions)):
+                raise ValueError(f"the pair coefficients given for template {template} were "
+                                 "computed on another geometry: delete the campaign's "
+                                 "pair_coefficients.npz and run again")
 
     def __call__(self, template, codes, prototypes=None):
         """Feature matrix of orderings ``codes`` (2-D) of template index ``template``, columns
@@ -72,11 +79,14 @@ class Featurizer:
     def pair_coefficients(self):
         """The ordering-independent pair coefficients of every template and environment
         block (:attr:`strata.environments.PairExpansion.pairs`), keyed ``"<template>.<block>"``:
-        what the ``pairs`` of another Featurizer of the same campaign take. Empty for the
-        layers alone."""
-        return {f"{template}.{expansion.block.name}": expansion.pairs
-                for template in range(len(self.topologies))
-                for expansion in self._expansions_of(template)}
+        what the ``pairs`` of another Featurizer of the same campaign take, with each
+        template's ``"<template>.positions"`` (checked there). Empty for the layers alone."""
+        out = {}
+        for template in range(len(self.topologies)):
+            for expansion in self._expansions_of(template):
+                out[f"{template}.{expansion.block.name}"] = expansion.pairs
+                out[f"{template}.positions"] = self.topologies[template].positions
+        return out
 
     def names_with(self, prototypes=None):
         """Column names of :meth:`__call__` with ``prototypes``."""
@@ -226,6 +236,12 @@ def describe_many(
         codes = np.stack([_codes(structures[i], settings) for i in members])
         out[members] = describe_orderings(topology, codes, settings)
     return pd.DataFrame(out, columns=feature_names(settings))
+
+
+def _same_positions(first, second, tolerance=1e-6):
+    """Whether two position arrays describe the same sites in the same order."""
+    first, second = np.asarray(first), np.asarray(second)
+    return first.shape == second.shape and np.allclose(first, second, atol=tolerance)
 
 
 def _pair_key(key):

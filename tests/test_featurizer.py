@@ -65,7 +65,8 @@ def test_pair_coefficients_computed_once_serve_another_featurizer(tmp_path, monk
     templates = [build_template("icosahedron", 2, 4.0), build_template("octahedron", 3, 4.0)]
     first = Featurizer(templates, settings)
     pairs = first.pair_coefficients()
-    assert sorted(pairs) == ["0.local", "0.long_range", "1.local", "1.long_range"]
+    assert sorted(pairs) == ["0.local", "0.long_range", "0.positions", "1.local",
+                             "1.long_range", "1.positions"]
     files.write_arrays(pairs, tmp_path / "pairs.npz")
     rng = np.random.default_rng(2)
     codes = rng.integers(0, 2, size=(4, len(templates[1])))
@@ -77,9 +78,13 @@ def test_pair_coefficients_computed_once_serve_another_featurizer(tmp_path, monk
     again = Featurizer(templates, settings,
                        files.read_pairs([tmp_path / "pairs.npz"]))
     assert np.array_equal(again(1, codes), first(1, codes))
-    # the file of another particle is refused, naming the block
-    other = Featurizer(templates[::-1], settings, pairs)
+    # the file of another particle is refused
+    with pytest.raises(ValueError, match="template 0 were computed on another geometry"):
+        Featurizer(templates[::-1], settings, pairs)
+    moved = {**pairs, "0.positions": pairs["0.positions"] + [0.1, 0.0, 0.0]}
+    with pytest.raises(ValueError, match="another geometry"):
+        Featurizer(templates, settings, moved)
     with pytest.raises(ValueError, match="local pair coefficients of shape"):
-        other(0, codes)
+        Featurizer(templates, settings, {**pairs, "1.local": pairs["0.local"]})(1, codes)
     assert Featurizer(templates, PTAU).pair_coefficients() == {}
     assert files.read_pairs([]) is None
