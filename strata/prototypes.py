@@ -83,9 +83,15 @@ class Prototypes:
         return prototype_names(self.region_names, self.count)
 
     def assign(self, vectors: np.ndarray) -> np.ndarray:
-        """Nearest prototype of each environment vector (any leading shape)."""
-        flat = (vectors.reshape(-1, vectors.shape[-1]) - self.mean) / self.scale
-        return _squared_distances(flat, self.centres).argmin(axis=1).reshape(vectors.shape[:-1])
+        """Nearest prototype of each environment vector (any leading shape), in the
+        standardised space ``z = (x - mean) / scale``: the k of least
+        ``|c_k|² - 2 z·c_k`` (``|z|²`` is the same for every k), as one product of the raw
+        vectors, ``z·c_k = x·(c_k / scale) - (mean / scale)·c_k``, without standardising
+        them (a third of the prototype features' time on a pool)."""
+        offset = (self.centres**2).sum(axis=1) + 2.0 * self.centres @ (self.mean / self.scale)
+        flat = vectors.reshape(-1, vectors.shape[-1])
+        return (offset - 2.0 * flat @ (self.centres / self.scale).T).argmin(axis=1).reshape(
+            vectors.shape[:-1])
 
     def features(self, vectors: np.ndarray, region: np.ndarray) -> np.ndarray:
         """Share of each region's atoms nearest each prototype, in :attr:`names` order.
@@ -99,9 +105,9 @@ class Prototypes:
         """
         nearest = self.assign(vectors)  # (n, i)
         n_regions, count = len(self.region_names), self.count
-        cell = region[None, :] * count + nearest  # (n, i): region · prototype
-        out = np.zeros((len(vectors), n_regions * count))
-        np.add.at(out, (np.arange(len(vectors))[:, None], cell), 1.0)
+        cells = n_regions * count
+        cell = np.arange(len(vectors))[:, None] * cells + region[None, :] * count + nearest
+        out = np.bincount(cell.ravel(), minlength=len(vectors) * cells).reshape(-1, cells)
         sizes = np.bincount(region, minlength=n_regions).astype(float)
         per_region = np.repeat(np.where(sizes > 0, sizes, 1.0), count)
         return out / per_region

@@ -64,6 +64,10 @@ def test_features_are_each_regions_shares_of_atoms(ico55):
         block = X[:, r * prototypes.count:(r + 1) * prototypes.count]
         expected = 1.0 if (region == r).any() else 0.0
         assert np.allclose(block.sum(axis=1), expected), name
+        nearest = prototypes.assign(featurizer.environments(0, codes))[:, region == r]
+        for p in range(prototypes.count):
+            share = (nearest == p).mean(axis=1) if (region == r).any() else 0.0
+            assert np.allclose(block[:, p], share), (name, p)
     assert prototypes.names == prototype_names(SETTINGS.region_names, prototypes.count)
 
 
@@ -85,6 +89,9 @@ def test_centre_element_separates_prototypes(ico55):
     prototypes = learned(featurizer, codes, count=8)
     vectors = featurizer.environments(0, codes)
     nearest = prototypes.assign(vectors)
+    scaled = (vectors - prototypes.mean) / prototypes.scale  # nearest, the plain way
+    distances = ((scaled[:, :, None, :] - prototypes.centres) ** 2).sum(axis=-1)
+    assert np.array_equal(nearest, distances.argmin(axis=-1))
     for p in range(prototypes.count):
         centres = np.unique(codes[nearest == p])
         assert len(centres) == 1, (p, centres)
