@@ -93,10 +93,7 @@ def strata_run(args):
                                  target))
         before = oracle.calls - len(record.results)
         if len(record.chance):
-            oob = rounds.better_chance(campaign, record.round, record.candidates,
-                                       previous.labelled, previous.surrogate, out_of_bag=True)
             chances.append({"calls": before, "chance": float(record.chance["chance"].max()),
-                            "chance_oob": float(oob["chance"].max()),
                             "remained": min(oracle.energies[:before]) > target})
         previous = record
         if oracle.calls >= budget or (min(oracle.energies) <= target and not to_budget):
@@ -237,22 +234,17 @@ def _no_improvement(k, history):
     return len(history) > k and not any(r["improved"] for r in history[-k - 1:-1])
 
 
-def _low_chance(threshold, k, key, history):
-    """``selection.stop_chance``: the chance (``key``) below ``threshold`` in the last k
-    rounds."""
-    return len(history) >= k and all(r[key] < threshold for r in history[-k:])
+def _low_chance(threshold, k, history):
+    """``selection.stop_chance``: the chance below ``threshold`` in the last k rounds."""
+    return len(history) >= k and all(r["chance"] < threshold for r in history[-k:])
 
 
-#: the chances replayed: the share of all bootstrap members, and of those fitted without the
-#: best structure (out of bag, :meth:`strata.ranking.Surrogate.out_of_bag`)
-CHANCES = {"chance": "chance", "oob chance": "chance_oob"}
 #: stop rules replayed on campaigns run to the budget: name → rule(history) → stop now,
-#: history = the rounds so far (chances, and whether the round improved the best energy)
+#: history = the rounds so far (chance, and whether the round improved the best energy)
 STOP_RULES = {**{f"stop_after {k}": functools.partial(_no_improvement, k) for k in (2, 3, 5)},
-              **{f"{name} < 0.05 x{k}": functools.partial(_low_chance, 0.05, k, key)
-                 for name, key in CHANCES.items() for k in (1, 2, 3)},
-              **{f"{name} < 0.5": functools.partial(_low_chance, 0.5, 1, key)
-                 for name, key in CHANCES.items()}}
+              **{f"chance < 0.05 x{k}": functools.partial(_low_chance, 0.05, k)
+                 for k in (1, 2, 3)},
+              "chance < 0.5": functools.partial(_low_chance, 0.5, 1)}
 
 
 def stop_row(run, truth, rule):
@@ -294,15 +286,13 @@ def print_stopping(runs, truths):
     table = pd.DataFrame(rounds_)
     if table.empty:
         return
-    for name, key in CHANCES.items():
-        binned = pd.cut(table[key], [-0.01, 0.0, 0.2, 0.5, 0.99, 1.0],
-                        labels=["0", "(0, 0.2]", "(0.2, 0.5]", "(0.5, 1)", "1"])
-        calibration = table.groupby(binned.cat.add_categories("undefined").fillna(
-            "undefined"), observed=True)["remained"].agg(["size", "mean"])
-        print(f"\nevery round of every campaign: the {name} against whether a better "
-              "ordering truly remained (share of rounds)")
-        print(calibration.rename(columns={"size": "rounds", "mean": "better one remained"})
-              .round(2).to_string())
+    table["chance"] = pd.cut(table["chance"], [-0.01, 0.0, 0.2, 0.5, 0.99, 1.0],
+                             labels=["0", "(0, 0.2]", "(0.2, 0.5]", "(0.5, 1)", "1"])
+    calibration = table.groupby("chance", observed=True)["remained"].agg(["size", "mean"])
+    print("\nevery round of every campaign: the chance against whether a better ordering "
+          "truly remained (share of rounds)")
+    print(calibration.rename(columns={"size": "rounds", "mean": "better one remained"})
+          .round(2).to_string())
 
 
 if __name__ == "__main__":

@@ -116,12 +116,10 @@ def relevance_labels(energy, groups, levels=MAX_LEVELS):
 
 @dataclass
 class _Member:
-    """One LightGBM booster and its linear prior; a bootstrap member also knows its bag
-    (``in_bag``: the training rows it was fitted on, sorted, each once)."""
+    """One LightGBM booster and its linear prior."""
 
     booster: lgb.Booster | None
     prior: LinearPrior | None
-    in_bag: np.ndarray | None = None
 
     def score(self, X):
         score = np.zeros(len(X))
@@ -245,16 +243,6 @@ class Surrogate:
         X = self._matrix(features)
         return np.array([m.score(X) for m in self.members]).reshape(len(self.members), len(X))
 
-    def out_of_bag(self, rows):
-        """Whether each bootstrap member was fitted without each of the training ``rows``
-        (indices into the rows it was trained on, after the failed ones were dropped), shape
-        (n_members, n_rows); None for a model saved without its members' bags."""
-        if not self.members or any(m.in_bag is None for m in self.members):
-            return None
-        rows = np.asarray(rows, dtype=int)
-        return np.array([~np.isin(rows, m.in_bag) for m in self.members]).reshape(
-            len(self.members), len(rows))
-
     def uncertainty(self, features):
         """Spread (standard deviation) of the bootstrap members' scores; zeros without."""
         scores = self.member_scores(features)
@@ -278,8 +266,7 @@ class Surrogate:
             "prior": self.main.prior.to_dict() if self.main.prior else None,
             "members": [
                 {"booster": m.booster.model_to_string() if m.booster is not None else None,
-                 "prior": m.prior.to_dict() if m.prior else None,
-                 "in_bag": None if m.in_bag is None else m.in_bag.tolist()}
+                 "prior": m.prior.to_dict() if m.prior else None}
                 for m in self.members
             ],
         }
@@ -301,8 +288,7 @@ def load_surrogate(path):
         return LinearPrior.from_dict(data) if data else None
 
     members = [
-        _Member(lgb.Booster(model_str=m["booster"]) if m["booster"] else None, prior(m["prior"]),
-                None if m.get("in_bag") is None else np.asarray(m["in_bag"], dtype=int))
+        _Member(lgb.Booster(model_str=m["booster"]) if m["booster"] else None, prior(m["prior"]))
         for m in sidecar["members"]
     ]
     return Surrogate(feature_names=sidecar["feature_names"],
@@ -351,10 +337,8 @@ def fit_surrogate(features, energy, groups, settings, seed=0):
             rng.choice(np.flatnonzero(groups == g), size=(groups == g).sum(), replace=True)
             for g in np.unique(groups)
         ])
-        member = _fit_member(X[sample], energy[sample], groups[sample], settings,
-                             seed + 1 + k, design)
-        member.in_bag = np.unique(sample)
-        members.append(member)
+        members.append(_fit_member(X[sample], energy[sample], groups[sample], settings,
+                                   seed + 1 + k, design))
     info = {"n_rows": int(len(X)), "n_groups": int(len(np.unique(groups))), "seed": int(seed),
             "prior_alpha": main.prior.alpha if main.prior else None,
             "prior_columns": (None if main.prior is None or main.prior.columns is None

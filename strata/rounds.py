@@ -90,12 +90,10 @@ def choose_from(campaign, round_, candidates, computed, weights=None):
                                   campaign.settings.hull.settled)
 
 
-def better_chance(campaign, round_, candidates, labelled=None, surrogate=None,
-                  out_of_bag=False):
+def better_chance(campaign, round_, candidates, labelled=None, surrogate=None):
     """The ensemble's chance, per query group, that the round's pool holds an ordering better
     than the best computed so far (:func:`strata.selection.better_chance`: the share of the
-    previous round's bootstrap members that score some candidate above that structure; with
-    ``out_of_bag``, of the members fitted without that structure, NaN when there is none).
+    previous round's bootstrap members that score some candidate above that structure).
 
     Returns
     -------
@@ -116,17 +114,11 @@ def better_chance(campaign, round_, candidates, labelled=None, surrogate=None,
     def scores(table):
         return surrogate.member_scores(search.pool_features(campaign.featurizer, table,
                                                             surrogate.prototypes))
-    usable = None
-    if out_of_bag:
-        known = surrogate.out_of_bag(lowest.to_numpy()) if surrogate.info.get(
-            "n_rows") == len(ok) else None  # its rows are those of ``labelled``
-        usable = (np.zeros((len(surrogate.members), len(best)), dtype=bool) if known is None
-                  else known)
     table = pd.DataFrame({
         "group": lowest.index.astype(str), "best": best["structure_id"].astype(str),
         "energy": best["energy"].to_numpy(float),
         "chance": (selection.better_chance(scores(candidates), pool_groups, scores(best),
-                                           lowest.index, usable) if len(best) else [])})
+                                           lowest.index) if len(best) else [])})
     new = sorted(set(pool_groups) - set(table["group"]))  # nothing computed: any is better
     table = pd.concat([table, pd.DataFrame({"group": new, "best": "", "energy": np.nan,
                                             "chance": 1.0})], ignore_index=True)

@@ -192,7 +192,7 @@ def select_batch(candidates, computed_keys, batch_size, settings, rng, weights=N
     return batch.reset_index(drop=True)
 
 
-def better_chance(pool_scores, pool_groups, best_scores, best_groups, usable=None):
+def better_chance(pool_scores, pool_groups, best_scores, best_groups):
     """Per query group, the ensemble's chance that the pool holds a better ordering than the
     best one computed: the share of bootstrap members that score some pool candidate of the
     group above the group's best computed structure.
@@ -205,29 +205,23 @@ def better_chance(pool_scores, pool_groups, best_scores, best_groups, usable=Non
     best_scores : ndarray, shape (n_members, n_groups)
         Each member's score of each group's best computed structure.
     best_groups : array_like of str, shape (n_groups,)
-    usable : ndarray of bool, shape (n_members, n_groups), optional
-        The members that count for each group (e.g. those fitted without its best
-        structure, :meth:`strata.ranking.Surrogate.out_of_bag`); default: all.
 
     Returns
     -------
     ndarray of float, shape (n_groups,)
-        NaN without at least two members (no ensemble) or without a usable member; 0 for a
-        group without candidates.
+        NaN without at least two members (no ensemble); 0 for a group without candidates.
     """
     pool_scores, best_scores = np.atleast_2d(pool_scores), np.atleast_2d(best_scores)
     pool_groups = np.asarray(pool_groups).astype(str)
     chance = np.full(len(best_groups), np.nan)
     if len(best_scores) < 2:
         return chance
-    usable = np.ones(best_scores.shape, dtype=bool) if usable is None else np.asarray(usable)
     for k, group in enumerate(np.asarray(best_groups).astype(str)):
-        rows, members = pool_groups == group, usable[:, k]
-        if not rows.any():
+        rows = pool_groups == group
+        if rows.any():
+            chance[k] = (pool_scores[:, rows].max(axis=1) > best_scores[:, k]).mean()
+        else:
             chance[k] = 0.0
-        elif members.any():
-            chance[k] = (pool_scores[members][:, rows].max(axis=1)
-                         > best_scores[members, k]).mean()
     return chance
 
 

@@ -123,14 +123,6 @@ def test_failed_energies_are_dropped_and_model_saved(emt_data, tmp_path):
     np.testing.assert_allclose(loaded.uncertainty(features), surrogate.uncertainty(features))
     shuffled = features[features.columns[::-1]]
     np.testing.assert_allclose(loaded.score(shuffled), surrogate.score(features))
-    # each bootstrap member knows the training rows it was fitted without, saved and loaded
-    rows = np.arange(surrogate.info["n_rows"])
-    outside = surrogate.out_of_bag(rows)
-    assert outside.shape == (3, len(rows))
-    assert 0.2 < outside.mean() < 0.55  # a bootstrap leaves out ~37 % of the rows
-    np.testing.assert_array_equal(loaded.out_of_bag(rows), outside)
-    for member, out in zip(surrogate.members, outside, strict=True):
-        np.testing.assert_array_equal(np.flatnonzero(~out), member.in_bag)
 
 
 def test_same_seed_same_model(emt_data):

@@ -307,21 +307,6 @@ def test_the_chance_of_a_better_ordering_is_recorded_and_can_stop_the_campaign(
     last, before = campaign_rounds[2], campaign_rounds[1]
     chance = last.chance["chance"].iloc[0]
     assert 0 < chance < 1  # this seed's round 2: the members disagree
-    # out of bag: only the members fitted without the best structure count
-    campaign = Campaign.from_config(as_snakemake_reads_it(SMALL))
-    oob = rounds.better_chance(campaign, 2, last.candidates, before.labelled, before.surrogate,
-                               out_of_bag=True)
-    trained = before.labelled[np.isfinite(before.labelled["energy"])].reset_index(drop=True)
-    best_row = trained["energy"].idxmin()
-    outside = before.surrogate.out_of_bag([best_row])[:, 0]
-    if outside.any():
-        assert oob["chance"].iloc[0] * outside.sum() == pytest.approx(
-            round(oob["chance"].iloc[0] * outside.sum()))
-    else:
-        assert np.isnan(oob["chance"].iloc[0])
-    unknown = rounds.better_chance(campaign, 2, last.candidates, before.labelled.iloc[1:],
-                                   before.surrogate, out_of_bag=True)  # not its training set
-    assert np.isnan(unknown["chance"].iloc[0])
     for stop_chance, stops in ((None, False), (chance, False), (1.0, True)):
         campaign = Campaign.from_config(as_snakemake_reads_it(
             {**SMALL, "selection": {"stop_chance": stop_chance}}))

@@ -180,12 +180,6 @@ def test_better_chance_is_the_share_of_members_that_see_a_better_candidate():
     # a group without candidates cannot improve; one member is no ensemble
     assert selection.better_chance(pool, ["A", "A", "A"], best, ["A", "B"])[1] == 0.0
     assert np.isnan(selection.better_chance(pool[:1], ["A", "A", "B"], best[:1], ["A", "B"])).all()
-    # only the usable members count (e.g. out of bag); none usable: undefined
-    usable = np.array([[True, False], [True, False], [False, True], [True, True]])
-    np.testing.assert_allclose(
-        selection.better_chance(pool, ["A", "A", "B"], best, ["A", "B"], usable), [1 / 3, 1.0])
-    assert np.isnan(selection.better_chance(pool, ["A", "A", "B"], best, ["A", "B"],
-                                            np.zeros((4, 2), bool))).all()
     # the pool's order does not matter
     order = [2, 0, 1]
     np.testing.assert_allclose(
