@@ -82,10 +82,11 @@ class Featurizer:
         what the ``pairs`` of another Featurizer of the same campaign take, with each
         template's ``"<template>.positions"`` (checked there). Empty for the layers alone."""
         out = {}
-        for template in range(len(self.topologies)):
-            for expansion in self._expansions_of(template):
-                out[f"{template}.{expansion.block.name}"] = expansion.pairs
-                out[f"{template}.positions"] = self.topologies[template].positions
+        for template, topology in enumerate(self.topologies):
+            expansions = self._expansions_of(template)
+            out.update({f"{template}.{e.block.name}": e.pairs for e in expansions})
+            if expansions:
+                out[f"{template}.positions"] = topology.positions
         return out
 
     def names_with(self, prototypes=None):
@@ -100,8 +101,7 @@ class Featurizer:
         if template not in self._local:
             known = [e for e in self._expansions_of(template) if e.block.name == "local"]
             self._local[template] = known[0] if known else PairExpansion(
-                self.topologies[template], self.settings.local, self.settings.elements,
-                pairs=self._pairs.get(template, {}).get("local"))
+                self.topologies[template], self.settings.local, self.settings.elements)
         expansion = self._local[template]
         chunks = [expansion.invariants(codes[s:s + _CHUNK]) for s in range(0, len(codes), _CHUNK)]
         return prototypes_module.environments(np.concatenate(chunks), codes,

@@ -434,8 +434,7 @@ def chart(campaign, round_, labelled, candidates, previous=None):
     shared = _previous_places(previous, fitted)
     coords = chart_module.embed(vectors, shared, seed, settings.perplexity, scale)
     pool_vectors = _chart_vectors(campaign, pool, settings)
-    pool_coords = (chart_module.place(pool_vectors, vectors, coords, scale) if len(pool)
-                   else np.zeros((0, 2)))
+    pool_coords = chart_module.place(pool_vectors, vectors, coords, scale)
     is_computed = (fitted["kind"] != "random").to_numpy()
     labels = np.full(len(fitted), -1)
     labels[is_computed] = chart_module.families(coords[is_computed], settings.min_family)
@@ -458,15 +457,15 @@ def chart(campaign, round_, labelled, candidates, previous=None):
     points["x"], points["y"] = all_coords[:, 0], all_coords[:, 1]
     motifs = np.where(fitted["round"].to_numpy(int)[is_computed] == 0,
                       fitted["origin"].to_numpy()[is_computed], None)
-    old = _previous_places(previous, fitted[is_computed].reset_index(drop=True))
+    kept = is_computed[:0 if shared is None else len(shared)]  # computed rows placed before
     quality = {"points": len(points), "computed": int(is_computed.sum()),
                "families": int(len(names)), "input": settings.input,
                "trustworthiness": chart_module.quality(
                    np.vstack([vectors, pool_vectors]) if len(pool) else vectors, all_coords,
                    scale=scale),
                "purity": chart_module.purity(labels[is_computed], motifs),
-               "stability": (np.nan if old is None else chart_module.stability(
-                   old, coords[is_computed][:len(old)]))}
+               "stability": (np.nan if not kept.any() else chart_module.stability(
+                   shared[kept], coords[:len(kept)][kept]))}
     return {"points": points, "families": chart_module.family_table(points[:len(fitted)]),
             "quality": pd.DataFrame([quality])}
 
@@ -474,7 +473,7 @@ def chart(campaign, round_, labelled, candidates, previous=None):
 def _pool_sample(campaign, round_, candidates, computed, count):
     """At most ``count`` of the round's candidates that were not computed, a seeded sample in
     their order; none in round 0 (its candidates are the initial set)."""
-    if round_ == 0 or count == 0:
+    if round_ == 0:
         return candidates.iloc[:0]
     pool = _uncomputed(candidates, computed)
     rng = files.round_rng(campaign.settings.seed, round_, "chart")
