@@ -29,6 +29,14 @@ def test_hawthorne_random_picking_exact(hawthorne):
     assert abs(drawn["position"].mean() - exact["mean position"]) < 4 * sem
 
 
+def test_hawthorne_refuses_prototypes_without_lattice_orderings(hawthorne, capsys):
+    """The relaxed particles have no lattice ordering: prototypes would be the same for all."""
+    with pytest.raises(SystemExit):
+        hawthorne.parse_args(["--model", "prototypes=8"])
+    assert "no lattice orderings" in capsys.readouterr().err
+    assert hawthorne.parse_args(["--model", "prior_weight=2"]).model == ["prior_weight=2"]
+
+
 def test_hawthorne_overrides_and_summary(hawthorne):
     assert hawthorne.parse_overrides(["prior_weight=0", "prior=none"]) == {
         "prior_weight": 0, "prior": "none"}
