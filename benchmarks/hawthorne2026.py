@@ -327,7 +327,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="compare descriptor block sets (CV and campaign each, same "
                              f"folds and seeds): {', '.join(BLOCK_SETS)}")
     args = parser.parse_args(argv)
-    if any(pair.split("=")[0].strip() == "prototypes" for pair in args.model or []):
+    if "prototypes" in parse_overrides(args.model):
         # prototypes read each structure's lattice ordering (template + codes); the data
         # set's relaxed particles have none, so every structure would get the same features
         parser.error("--model prototypes: the seed data has no lattice orderings to assign "
