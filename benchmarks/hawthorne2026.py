@@ -24,6 +24,7 @@ Usage (from the repository root)::
     python benchmarks/hawthorne2026.py [--quick] [--seeds 50] [--jobs 2]
         [--model KEY=VALUE ...] [--selection KEY=VALUE ...] [--coordination]
         [--blocks layers layers+local layers+long_range all] [--local KEY=VALUE ...]
+        [--descriptors KEY=VALUE ...]
 
 ``--model``/``--selection`` override keys of the campaign's ``model`` / ``selection`` config
 sections (schema defaults otherwise; printed). Figures are printed, never asserted.
@@ -319,6 +320,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--coordination", action="store_true",
                         help="also cross-validate the f=1.2 coordination descriptor")
     parser.add_argument("--skip", nargs="*", default=[], choices=["cv", "campaign", "curve"])
+    parser.add_argument("--descriptors", nargs="*", metavar="KEY=VALUE",
+                        help="descriptors overrides of every descriptor set (e.g. "
+                             "neighbour_counts=true)")
     parser.add_argument("--local", nargs="*", metavar="KEY=VALUE",
                         help="descriptors.local overrides (e.g. max_radial=2 shells=1)")
     parser.add_argument("--long-range", nargs="*", metavar="KEY=VALUE",
@@ -449,6 +453,10 @@ def main(argv=None) -> None:
         descriptor_sets = {f"{label} {name}": {**main, "blocks": BLOCK_SETS[name],
                                                **{k: v for k, v in hypers.items() if v}}
                            for name in args.blocks}
+    if extra := parse_overrides(args.descriptors):
+        descriptor_sets = {f"{label} {' '.join(f'{k}={v}' for k, v in extra.items())}":
+                           {**descriptors, **extra}
+                           for label, descriptors in descriptor_sets.items()}
     for number, (label, descriptors) in enumerate(descriptor_sets.items()):
         data = described(label, descriptors, results, table, group)
         _init_worker(data)

@@ -17,6 +17,11 @@ composition and every particle size shares it. Blocks, in order:
     with A on the outer and B on the inner side (ordered pairs).
 ``global.*``
     ``atoms``, ``count.<A>``, ``bonds`` (total) and ``bonds.<A>-<B>``.
+``<group>.nb.<A>.<B>.n<k>`` (with ``neighbour_counts``, at the end of each region's block)
+    the share of the group's sites that hold an A atom with k neighbours of element B != A,
+    k = 0 … :data:`MAX_NEIGHBOURS` (more are counted as the largest), for each surface site
+    class (group ``surface.site.<class>``) and each deeper region (group ``<region>``): the
+    site environments a many-body (embedding) energy depends on, which pair terms miss.
 
 Empty regions give zeros and ``count`` 0, never NaN; every undefined ratio
 (no bonds of a pair, absent element) is 0.
@@ -44,6 +49,8 @@ BLOCKS = ("surface", "intermediate", "core", "cross-region", "global")
 _VARIANCE_FLOOR = 1e-10
 #: bond lengths are rounded to 2**-20 Angstrom (about 1e-6) so that sums are exact
 _LENGTH_QUANTUM = 2.0**-20
+#: largest neighbour count of the ``nb`` columns (close packing); more count as this
+MAX_NEIGHBOURS = 12
 
 
 # ---------------------------------------------------------------- names
@@ -86,10 +93,27 @@ def _global_names(elements) -> list[str]:
     return names + [f"global.bonds.{_pair_name(elements, a, b)}" for a, b in _pairs(elements)]
 
 
+def neighbour_count_groups(region: str) -> list[str]:
+    """The site groups of a region's neighbour-count columns: the surface by site class,
+    a deeper region whole."""
+    return [f"surface.site.{c}" for c in SITE_CLASSES] if region == "surface" else [region]
+
+
+def _neighbour_names(region: str, elements) -> list[str]:
+    """Names of a region's neighbour-count columns, in computation order."""
+    return [f"{group}.nb.{elements[a]}.{elements[b]}.n{k}"
+            for group in neighbour_count_groups(region)
+            for a, b in permutations(range(len(elements)), 2)
+            for k in range(MAX_NEIGHBOURS + 1)]
+
+
 def _block_names(settings: DescriptorSettings) -> dict[str, list[str]]:
     """All feature names by block."""
     elements = settings.elements
     blocks = {region: _region_names(region, elements) for region in settings.region_names}
+    if settings.neighbour_counts:
+        for region in settings.region_names:
+            blocks[region] += _neighbour_names(region, elements)
     blocks["cross-region"] = [n for b in settings.borders for n in _border_names(b, elements)]
     blocks["global"] = _global_names(elements)
     return blocks
@@ -133,6 +157,7 @@ _NAME_PATTERNS = [
     (r"bondlen\.(\w+)-(\w+)\.mean$", r"\1–\2 bond length"),
     (r"bondlen\.(\w+)-(\w+)\.std$", r"\1–\2 bond-length spread"),
     (r"wc\.(\w+)-(\w+)$", r"Warren–Cowley α(\1→\2)"),
+    (r"nb\.(\w+)\.(\w+)\.n(\d+)$", r"\1 sites with \3 \2 neighbours"),
     (r"bonds$", "bonds"),
     (r"atoms$", "atoms"),
     (r"entropy$", "mixing entropy"),
@@ -327,6 +352,46 @@ def _global_block(sums: _OrderingSums, elements) -> list[np.ndarray]:
     return [counts.sum(axis=1, keepdims=True), counts, n_bonds, _safe_divide(bonds, n_bonds)]
 
 
+def _neighbour_counts(topology: Topology, codes: np.ndarray, n_elements: int) -> np.ndarray:
+    """Neighbours of each element around every site, shape (m, n_atoms, E)."""
+    from scipy.sparse import coo_matrix
+
+    n = topology.n_atoms
+    i, j = topology.bonds.T
+    adjacency = coo_matrix((np.ones(2 * len(i)), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
+    onehot = (codes[:, :, None] == np.arange(n_elements)).astype(float)  # (m, n, E)
+    flat = onehot.transpose(1, 0, 2).reshape(n, -1)
+    counts = adjacency.tocsr() @ flat
+    return np.rint(counts).astype(int).reshape(n, len(codes), n_elements).transpose(1, 0, 2)
+
+
+def _neighbour_block(r: int, region: str, topology: Topology, codes: np.ndarray,
+                     counts: np.ndarray, n_elements: int) -> list[np.ndarray]:
+    """Region ``r``'s neighbour-count columns; order matches :func:`_neighbour_names`."""
+    groups = neighbour_count_groups(region)
+    if region == "surface":
+        group = np.where(topology.region == r, topology.site_class, -1)
+    else:
+        group = np.where(topology.region == r, 0, -1)
+    size = np.bincount(group[group >= 0], minlength=len(groups)).astype(float)
+    levels = MAX_NEIGHBOURS + 1
+    m = len(codes)
+    rows = np.arange(m)[:, None] * (len(groups) * levels)
+    clipped = np.minimum(counts, MAX_NEIGHBOURS)
+    out = np.zeros((m, len(groups), n_elements, n_elements, levels))
+    for a, b in permutations(range(n_elements), 2):
+        at = (codes == a) & (group >= 0)[None, :]
+        index = (rows + group[None, :] * levels + clipped[:, :, b])[at]
+        out[:, :, a, b, :] = np.bincount(index, minlength=m * len(groups) * levels).reshape(
+            m, len(groups), levels)
+    if n_elements < 2:
+        return []
+    first, second = zip(*permutations(range(n_elements), 2), strict=True)
+    shares = _safe_divide(out[:, :, list(first), list(second), :],
+                          size[None, :, None, None])  # (m, groups, pairs, levels)
+    return [shares.reshape(m, -1)]
+
+
 def _describe_chunk(topology: Topology, codes: np.ndarray, settings) -> np.ndarray:
     """Descriptor rows of one chunk of orderings."""
     elements = settings.elements
@@ -335,6 +400,11 @@ def _describe_chunk(topology: Topology, codes: np.ndarray, settings) -> np.ndarr
         region: _region_block(r, sums, elements) for r, region in enumerate(topology.region_names)
     }
     blocks["surface"] += _site_block(sums)
+    if settings.neighbour_counts:
+        counts = _neighbour_counts(topology, codes, len(elements))
+        for r, region in enumerate(topology.region_names):
+            blocks[region] += _neighbour_block(r, region, topology, codes, counts,
+                                               len(elements))
     borders = range(sums.n_regions - 1)
     blocks["cross-region"] = [column for k in borders for column in _border_block(k, sums)]
     blocks["global"] = _global_block(sums, elements)

@@ -276,6 +276,9 @@ class LayerSettings:
         The default (7, 9) puts icosahedral and (111) facets (CN 9) in
         *facet*, icosahedral edges (CN 8) and fcc edges (CN 7) in *edge*
         and corners (CN <= 6) in *vertex*; (100) facets (CN 8) count as edge.
+    neighbour_counts : bool
+        Add the layer block's neighbour-count columns
+        (:func:`strata.descriptors.neighbour_count_groups`).
     """
 
     bond_factor: float = schema_default("descriptors", "bond_factor")
@@ -283,6 +286,7 @@ class LayerSettings:
     intermediate_layers: int = schema_default("descriptors", "intermediate_layers")
     surface_method: str = schema_default("descriptors", "surface_method")
     site_bins: tuple[int, int] = (7, 9)
+    neighbour_counts: bool = schema_default("descriptors", "neighbour_counts")
 
     def __post_init__(self):
         if self.bond_factor <= 0:
@@ -425,6 +429,7 @@ class DescriptorSettings(LayerSettings):
             bulk_coordination=section["bulk_coordination"],
             intermediate_layers=section["intermediate_layers"],
             surface_method=section["surface_method"],
+            neighbour_counts=section["neighbour_counts"],
             blocks=tuple(section["blocks"]),
             local=LocalSettings(**section["local"]),
             long_range=LongRangeSettings(**section["long_range"]),

@@ -215,3 +215,73 @@ def test_readable_names_cover_every_feature():
     assert readable_name("surface-intermediate.count") == "surface→intermediate: bonds"
     assert readable_name("core.count") == "core: atoms"
     assert readable_name("not a feature") == "not a feature"
+
+
+# ---------------------------------------------------------------- neighbour counts
+
+PTAU_NB = DescriptorSettings(elements=["Pt", "Au"], neighbour_counts=True)
+
+
+def _nb_columns(settings):
+    return [k for k, name in enumerate(feature_names(settings)) if ".nb." in name]
+
+
+def test_neighbour_counts_are_off_by_default_and_named():
+    assert not _nb_columns(PTAU)
+    names = [feature_names(PTAU_NB)[k] for k in _nb_columns(PTAU_NB)]
+    # 3 surface site classes + intermediate + core, 2 ordered pairs, n = 0 … 12
+    assert len(names) == 5 * 2 * 13
+    assert "surface.site.edge.nb.Au.Pt.n3" in names and "core.nb.Pt.Au.n12" in names
+    assert {region_of_feature(n) for n in names} == {"surface", "intermediate", "core"}
+    assert readable_name("surface.site.edge.nb.Au.Pt.n3") == \
+        "surface edge sites: Au sites with 3 Pt neighbours"
+
+
+@pytest.mark.parametrize("elements", [("Pd", "Au"), ("Pd", "Au", "Pt")])
+def test_neighbour_counts_match_a_direct_count(elements):
+    settings = DescriptorSettings(elements=elements, neighbour_counts=True)
+    atoms = Octahedron("Pd", 4)
+    topology = Topology.from_atoms(atoms, settings)
+    codes = np.random.default_rng(1).integers(len(elements), size=(4, len(atoms)))
+    X = describe_orderings(topology, codes, settings)
+    neighbours = [[] for _ in atoms]
+    for i, j in topology.bonds:
+        neighbours[i].append(j)
+        neighbours[j].append(i)
+    classes = ["vertex", "edge", "facet"]
+    for k in _nb_columns(settings):
+        group, rest = feature_names(settings)[k].split(".nb.")
+        a, b, n = rest.split(".")
+        a, b, n = elements.index(a), elements.index(b), int(n[1:])
+        if group.startswith("surface.site."):
+            sites = np.flatnonzero((topology.region == 0)
+                                   & (topology.site_class == classes.index(group[13:])))
+        else:
+            sites = np.flatnonzero(topology.region == settings.region_names.index(group))
+        for m, ordering in enumerate(codes):
+            hits = [i for i in sites if ordering[i] == a
+                    and min(12, int((ordering[neighbours[i]] == b).sum())) == n]
+            expected = len(hits) / len(sites) if len(sites) else 0.0
+            assert X[m, k] == pytest.approx(expected, abs=1e-12)
+
+
+def test_neighbour_counts_sum_to_the_group_fractions(ico147):
+    topology = Topology.from_atoms(ico147, PTAU_NB)
+    codes = codes_from_symbols(ico147.get_chemical_symbols(), PTAU_NB.elements)
+    row = pd.Series(describe_orderings(topology, codes, PTAU_NB)[0], index=feature_names(PTAU_NB))
+    for group in ("surface.site.vertex", "surface.site.edge", "surface.site.facet",
+                  "intermediate", "core"):
+        for a, b in (("Pt", "Au"), ("Au", "Pt")):
+            shares = row[[f"{group}.nb.{a}.{b}.n{n}" for n in range(13)]].sum()
+            assert shares == pytest.approx(row[f"{group}.frac.{a}"])
+
+
+def test_neighbour_counts_invariant_under_the_point_group(ico147):
+    from strata.symmetry import point_group_permutations
+
+    topology = Topology.from_atoms(ico147, PTAU_NB)
+    codes = codes_from_symbols(ico147.get_chemical_symbols(), PTAU_NB.elements)
+    permutations_ = point_group_permutations(ico147)
+    images = np.stack([codes[np.argsort(p)] for p in permutations_[:: len(permutations_) // 7]])
+    X = describe_orderings(topology, images, PTAU_NB)
+    assert np.allclose(X, X[0], rtol=0, atol=1e-12)
