@@ -369,27 +369,22 @@ def _neighbour_block(r: int, region: str, topology: Topology, codes: np.ndarray,
                      counts: np.ndarray, n_elements: int) -> list[np.ndarray]:
     """Region ``r``'s neighbour-count columns; order matches :func:`_neighbour_names`."""
     groups = neighbour_count_groups(region)
-    if region == "surface":
-        group = np.where(topology.region == r, topology.site_class, -1)
-    else:
-        group = np.where(topology.region == r, 0, -1)
-    size = np.bincount(group[group >= 0], minlength=len(groups)).astype(float)
+    inside = topology.region == r
+    group = np.where(inside, topology.site_class if region == "surface" else 0, -1)
+    size = np.bincount(group[inside], minlength=len(groups)).astype(float)
     levels = MAX_NEIGHBOURS + 1
     m = len(codes)
-    rows = np.arange(m)[:, None] * (len(groups) * levels)
-    clipped = np.minimum(counts, MAX_NEIGHBOURS)
-    out = np.zeros((m, len(groups), n_elements, n_elements, levels))
-    for a, b in permutations(range(n_elements), 2):
-        at = (codes == a) & (group >= 0)[None, :]
-        index = (rows + group[None, :] * levels + clipped[:, :, b])[at]
-        out[:, :, a, b, :] = np.bincount(index, minlength=m * len(groups) * levels).reshape(
+    pairs = list(permutations(range(n_elements), 2))
+    # flat index of (ordering, group, count) for every site, per neighbour element b
+    slots = (np.arange(m)[:, None] * len(groups) + group) * levels
+    slots = slots[:, :, None] + np.minimum(counts, MAX_NEIGHBOURS)
+    shares = np.zeros((m, len(groups), len(pairs), levels))
+    for p, (a, b) in enumerate(pairs):
+        hits = slots[:, :, b][(codes == a) & inside]
+        shares[:, :, p] = np.bincount(hits, minlength=m * len(groups) * levels).reshape(
             m, len(groups), levels)
-    if n_elements < 2:
-        return []
-    first, second = zip(*permutations(range(n_elements), 2), strict=True)
-    shares = _safe_divide(out[:, :, list(first), list(second), :],
-                          size[None, :, None, None])  # (m, groups, pairs, levels)
-    return [shares.reshape(m, -1)]
+    shares = _safe_divide(shares, size[None, :, None, None])
+    return [shares.reshape(m, -1)] if pairs else []
 
 
 def _describe_chunk(topology: Topology, codes: np.ndarray, settings) -> np.ndarray:
