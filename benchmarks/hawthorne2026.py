@@ -305,6 +305,11 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def overrides_label(overrides: dict) -> str:
+    """``KEY=VALUE`` pairs of ``overrides`` as one label."""
+    return " ".join(f"{k}={v}" for k, v in overrides.items())
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few seeds/repeats")
@@ -448,14 +453,12 @@ def main(argv=None) -> None:
         (label, main), = DESCRIPTORS.items()
         hypers = {"local": parse_overrides(args.local),
                   "long_range": parse_overrides(args.long_range)}
-        label += "".join(f" {k}:{' '.join(f'{a}={b}' for a, b in v.items())}"
-                         for k, v in hypers.items() if v)
+        label += "".join(f" {k}:{overrides_label(v)}" for k, v in hypers.items() if v)
         descriptor_sets = {f"{label} {name}": {**main, "blocks": BLOCK_SETS[name],
                                                **{k: v for k, v in hypers.items() if v}}
                            for name in args.blocks}
     if extra := parse_overrides(args.descriptors):
-        descriptor_sets = {f"{label} {' '.join(f'{k}={v}' for k, v in extra.items())}":
-                           {**descriptors, **extra}
+        descriptor_sets = {f"{label} {overrides_label(extra)}": {**descriptors, **extra}
                            for label, descriptors in descriptor_sets.items()}
     for number, (label, descriptors) in enumerate(descriptor_sets.items()):
         data = described(label, descriptors, results, table, group)

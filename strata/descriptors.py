@@ -354,14 +354,9 @@ def _global_block(sums: _OrderingSums, elements) -> list[np.ndarray]:
 
 def _neighbour_counts(topology: Topology, codes: np.ndarray, n_elements: int) -> np.ndarray:
     """Neighbours of each element around every site, shape (m, n_atoms, E)."""
-    from scipy.sparse import coo_matrix
-
     n = topology.n_atoms
-    i, j = topology.bonds.T
-    adjacency = coo_matrix((np.ones(2 * len(i)), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
     onehot = (codes[:, :, None] == np.arange(n_elements)).astype(float)  # (m, n, E)
-    flat = onehot.transpose(1, 0, 2).reshape(n, -1)
-    counts = adjacency.tocsr() @ flat
+    counts = topology.adjacency @ onehot.transpose(1, 0, 2).reshape(n, -1)
     return np.rint(counts).astype(int).reshape(n, len(codes), n_elements).transpose(1, 0, 2)
 
 

@@ -265,10 +265,7 @@ def _flat(rho, spectra):
 def _shell_averaging(topology: Topology) -> np.ndarray:
     """Row-normalised (identity + adjacency): averages a per-atom value over the atom and
     its bonded neighbours."""
-    n_atoms = topology.n_atoms
-    matrix = np.eye(n_atoms)
-    i, j = topology.bonds.T
-    matrix[i, j] = matrix[j, i] = 1.0
+    matrix = np.eye(topology.n_atoms) + topology.adjacency.toarray()
     return matrix / matrix.sum(axis=1, keepdims=True)
 
 

@@ -261,6 +261,13 @@ class Topology:
         return self.coordination < self.settings.bulk_coordination
 
     @cached_property
+    def adjacency(self):
+        """Symmetric 0/1 bond matrix, shape (n_atoms, n_atoms) (scipy.sparse CSR)."""
+        i, j = self.bonds.T
+        return coo_matrix((np.ones(2 * len(i)), (np.r_[i, j], np.r_[j, i])),
+                          shape=(self.n_atoms, self.n_atoms)).tocsr()
+
+    @cached_property
     def geometric_surface(self) -> np.ndarray:
         """Surface by the probe-sphere test (:func:`exposed_atoms`)."""
         return _exposed(self.positions, self.bonds, self.bond_lengths)

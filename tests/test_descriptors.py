@@ -19,7 +19,7 @@ from strata.descriptors import (
     region_of_feature,
 )
 from strata.featurizer import describe, describe_many
-from strata.layers import Topology
+from strata.layers import SITE_CLASSES, Topology
 from strata.orderings import codes_from_symbols
 from strata.settings import DescriptorSettings
 
@@ -248,14 +248,13 @@ def test_neighbour_counts_match_a_direct_count(elements):
     for i, j in topology.bonds:
         neighbours[i].append(j)
         neighbours[j].append(i)
-    classes = ["vertex", "edge", "facet"]
     for k in _nb_columns(settings):
         group, rest = feature_names(settings)[k].split(".nb.")
         a, b, n = rest.split(".")
         a, b, n = elements.index(a), elements.index(b), int(n[1:])
         if group.startswith("surface.site."):
             sites = np.flatnonzero((topology.region == 0)
-                                   & (topology.site_class == classes.index(group[13:])))
+                                   & (topology.site_class == SITE_CLASSES.index(group[13:])))
         else:
             sites = np.flatnonzero(topology.region == settings.region_names.index(group))
         for m, ordering in enumerate(codes):
