@@ -17,11 +17,13 @@ composition and every particle size shares it. Blocks, in order:
     with A on the outer and B on the inner side (ordered pairs).
 ``global.*``
     ``atoms``, ``count.<A>``, ``bonds`` (total) and ``bonds.<A>-<B>``.
-``<group>.nb.<A>.<B>.n<k>`` (with ``neighbour_counts``, at the end of each region's block)
-    the share of the group's sites that hold an A atom with k neighbours of element B != A,
-    k = 0 … :data:`MAX_NEIGHBOURS` (more are counted as the largest), for each surface site
-    class (group ``surface.site.<class>``) and each deeper region (group ``<region>``): the
-    site environments a many-body (embedding) energy depends on, which pair terms miss.
+``<group>.nb2.<A>.<B>`` (with ``neighbour_counts``, at the end of each region's block)
+    the mean over the group's sites of [the site holds A] × (its neighbours of element
+    B != A)², for each surface site class (group ``surface.site.<class>``) and each deeper
+    region (group ``<region>``): the lowest many-body term of an embedding energy (a site's
+    energy is a nonlinear function of its unlike neighbours, which pair terms miss) — a
+    cluster function of three occupations (a site and two of its neighbours), so a linear
+    model in it still is a cluster expansion.
 
 Empty regions give zeros and ``count`` 0, never NaN; every undefined ratio
 (no bonds of a pair, absent element) is 0.
@@ -49,8 +51,6 @@ BLOCKS = ("surface", "intermediate", "core", "cross-region", "global")
 _VARIANCE_FLOOR = 1e-10
 #: bond lengths are rounded to 2**-20 Angstrom (about 1e-6) so that sums are exact
 _LENGTH_QUANTUM = 2.0**-20
-#: largest neighbour count of the ``nb`` columns (close packing); more count as this
-MAX_NEIGHBOURS = 12
 
 
 # ---------------------------------------------------------------- names
@@ -101,10 +101,9 @@ def neighbour_count_groups(region: str) -> list[str]:
 
 def _neighbour_names(region: str, elements) -> list[str]:
     """Names of a region's neighbour-count columns, in computation order."""
-    return [f"{group}.nb.{elements[a]}.{elements[b]}.n{k}"
+    return [f"{group}.nb2.{elements[a]}.{elements[b]}"
             for group in neighbour_count_groups(region)
-            for a, b in permutations(range(len(elements)), 2)
-            for k in range(MAX_NEIGHBOURS + 1)]
+            for a, b in permutations(range(len(elements)), 2)]
 
 
 def _block_names(settings: DescriptorSettings) -> dict[str, list[str]]:
@@ -157,7 +156,7 @@ _NAME_PATTERNS = [
     (r"bondlen\.(\w+)-(\w+)\.mean$", r"\1–\2 bond length"),
     (r"bondlen\.(\w+)-(\w+)\.std$", r"\1–\2 bond-length spread"),
     (r"wc\.(\w+)-(\w+)$", r"Warren–Cowley α(\1→\2)"),
-    (r"nb\.(\w+)\.(\w+)\.n(\d+)$", r"\1 sites with \3 \2 neighbours"),
+    (r"nb2\.(\w+)\.(\w+)$", r"\1 sites × (\2 neighbours)²"),
     (r"bonds$", "bonds"),
     (r"atoms$", "atoms"),
     (r"entropy$", "mixing entropy"),
@@ -366,20 +365,14 @@ def _neighbour_block(r: int, region: str, topology: Topology, codes: np.ndarray,
     groups = neighbour_count_groups(region)
     inside = topology.region == r
     group = np.where(inside, topology.site_class if region == "surface" else 0, -1)
-    size = np.bincount(group[inside], minlength=len(groups)).astype(float)
-    levels = MAX_NEIGHBOURS + 1
-    m = len(codes)
-    pairs = list(permutations(range(n_elements), 2))
-    # flat index of (ordering, group, count) for every site, per neighbour element b
-    slots = (np.arange(m)[:, None] * len(groups) + group) * levels
-    slots = slots[:, :, None] + np.minimum(counts, MAX_NEIGHBOURS)
-    shares = np.zeros((m, len(groups), len(pairs), levels))
-    for p, (a, b) in enumerate(pairs):
-        hits = slots[:, :, b][(codes == a) & inside]
-        shares[:, :, p] = np.bincount(hits, minlength=m * len(groups) * levels).reshape(
-            m, len(groups), levels)
-    shares = _safe_divide(shares, size[None, :, None, None])
-    return [shares.reshape(m, -1)] if pairs else []
+    member = (group[:, None] == np.arange(len(groups))).astype(float)  # (n_atoms, groups)
+    size = member.sum(axis=0)
+    columns = [((codes == a) * counts[:, :, b] ** 2) @ member
+               for a, b in permutations(range(n_elements), 2)]  # each (m, groups)
+    if not columns:
+        return []
+    means = _safe_divide(np.stack(columns, axis=2), size[None, :, None])
+    return [means.reshape(len(codes), -1)]
 
 
 def _describe_chunk(topology: Topology, codes: np.ndarray, settings) -> np.ndarray:

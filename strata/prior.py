@@ -18,18 +18,21 @@ import numpy as np
 from strata.descriptors import region_of_feature
 from strata.environments import block_of_feature
 
-LINEAR_FEATURE = re.compile(r"(^|\.)(frac|bonds)\.|(^|\.)count(\.|$)")
+LINEAR_FEATURE = re.compile(r"(^|\.)(frac|bonds|nb2)\.|(^|\.)count(\.|$)")
 
 
 def prior_columns(names, which="all"):
     """Indices of the descriptor columns the linear prior uses.
 
-    ``"linear"``: only the features that are linear in the site occupations on a fixed
-    template — element fractions per region and per surface site class, bond-pair counts and
-    fractions, atom counts — i.e. the point and pair terms of a cluster expansion, which is
-    what a linear energy model of an alloy particle is. Mean coordinations, Warren–Cowley
-    parameters, entropies and bond-length statistics (ratios or nonlinear) are left to the
-    trees. Falls back to every column when no name matches.
+    ``"linear"``: only the features that are linear in cluster functions of the site
+    occupations on a fixed template — element fractions per region and per surface site class,
+    bond-pair counts and fractions, atom counts (the point and pair terms of a cluster
+    expansion), and, with ``descriptors.neighbour_counts``, the squared unlike-neighbour
+    counts of A sites per site group (``.nb2.`` columns: three-site terms, the lowest
+    many-body term of an embedding energy, which pair terms miss) — i.e. what a cluster
+    expansion of an alloy particle is. Mean coordinations, Warren–Cowley parameters,
+    entropies and bond-length statistics (ratios or nonlinear) are left to the trees. Falls
+    back to every column when no name matches.
     """
     if which == "all":
         return np.arange(len(names))

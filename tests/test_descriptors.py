@@ -223,18 +223,25 @@ PTAU_NB = DescriptorSettings(elements=["Pt", "Au"], neighbour_counts=True)
 
 
 def _nb_columns(settings):
-    return [k for k, name in enumerate(feature_names(settings)) if ".nb." in name]
+    return [k for k, name in enumerate(feature_names(settings)) if ".nb2." in name]
 
 
 def test_neighbour_counts_are_off_by_default_and_named():
     assert not _nb_columns(PTAU)
     names = [feature_names(PTAU_NB)[k] for k in _nb_columns(PTAU_NB)]
-    # 3 surface site classes + intermediate + core, 2 ordered pairs, n = 0 … 12
-    assert len(names) == 5 * 2 * 13
-    assert "surface.site.edge.nb.Au.Pt.n3" in names and "core.nb.Pt.Au.n12" in names
+    # 3 surface site classes + intermediate + core, 2 ordered pairs
+    assert len(names) == 5 * 2
+    assert "surface.site.edge.nb2.Au.Pt" in names and "core.nb2.Pt.Au" in names
     assert {region_of_feature(n) for n in names} == {"surface", "intermediate", "core"}
-    assert readable_name("surface.site.edge.nb.Au.Pt.n3") == \
-        "surface edge sites: Au sites with 3 Pt neighbours"
+    assert readable_name("surface.site.edge.nb2.Au.Pt") == \
+        "surface edge sites: Au sites × (Pt neighbours)²"
+
+
+def _group_sites(group, topology, settings):
+    if group.startswith("surface.site."):
+        return np.flatnonzero((topology.region == 0)
+                              & (topology.site_class == SITE_CLASSES.index(group[13:])))
+    return np.flatnonzero(topology.region == settings.region_names.index(group))
 
 
 @pytest.mark.parametrize("elements", [("Pd", "Au"), ("Pd", "Au", "Pt")])
@@ -249,30 +256,28 @@ def test_neighbour_counts_match_a_direct_count(elements):
         neighbours[i].append(j)
         neighbours[j].append(i)
     for k in _nb_columns(settings):
-        group, rest = feature_names(settings)[k].split(".nb.")
-        a, b, n = rest.split(".")
-        a, b, n = elements.index(a), elements.index(b), int(n[1:])
-        if group.startswith("surface.site."):
-            sites = np.flatnonzero((topology.region == 0)
-                                   & (topology.site_class == SITE_CLASSES.index(group[13:])))
-        else:
-            sites = np.flatnonzero(topology.region == settings.region_names.index(group))
+        group, rest = feature_names(settings)[k].split(".nb2.")
+        a, b = (elements.index(e) for e in rest.split("."))
+        sites = _group_sites(group, topology, settings)
         for m, ordering in enumerate(codes):
-            hits = [i for i in sites if ordering[i] == a
-                    and min(12, int((ordering[neighbours[i]] == b).sum())) == n]
-            expected = len(hits) / len(sites) if len(sites) else 0.0
+            total = sum(int((ordering[neighbours[i]] == b).sum()) ** 2
+                        for i in sites if ordering[i] == a)
+            expected = total / len(sites) if len(sites) else 0.0
             assert X[m, k] == pytest.approx(expected, abs=1e-12)
 
 
-def test_neighbour_counts_sum_to_the_group_fractions(ico147):
+def test_neighbour_counts_follow_a_relabelling_of_the_elements(ico147):
+    """Swapping the two elements of every site swaps the (A, B) and (B, A) columns."""
     topology = Topology.from_atoms(ico147, PTAU_NB)
     codes = codes_from_symbols(ico147.get_chemical_symbols(), PTAU_NB.elements)
-    row = pd.Series(describe_orderings(topology, codes, PTAU_NB)[0], index=feature_names(PTAU_NB))
+    names = feature_names(PTAU_NB)
+    rows = describe_orderings(topology, np.stack([codes, 1 - codes]), PTAU_NB)
+    original, swapped = (pd.Series(row, index=names) for row in rows)
     for group in ("surface.site.vertex", "surface.site.edge", "surface.site.facet",
                   "intermediate", "core"):
-        for a, b in (("Pt", "Au"), ("Au", "Pt")):
-            shares = row[[f"{group}.nb.{a}.{b}.n{n}" for n in range(13)]].sum()
-            assert shares == pytest.approx(row[f"{group}.frac.{a}"])
+        assert original[f"{group}.nb2.Pt.Au"] == pytest.approx(swapped[f"{group}.nb2.Au.Pt"])
+        assert original[f"{group}.nb2.Au.Pt"] == pytest.approx(swapped[f"{group}.nb2.Pt.Au"])
+    assert original["surface.site.edge.nb2.Pt.Au"] > 0
 
 
 def test_neighbour_counts_invariant_under_the_point_group(ico147):

@@ -214,3 +214,30 @@ def test_prior_blocks_keep_environment_columns_for_the_trees(emt_data):
     with pytest.raises(ValueError, match="model.prior_blocks"):
         ranking.fit_surrogate(features, energy, groups,
                               plain.replace(prior_blocks=["local"]), seed=0)
+
+
+def test_linear_prior_with_neighbour_counts_learns_many_body_site_energies():
+    """An energy summed over sites of a nonlinear function of each site's unlike neighbours
+    (an embedding energy's many-body term) is a linear function of the neighbour-count
+    columns, which ``prior_features: linear`` then uses; pair terms alone cannot fit it."""
+    template = build_template("truncated_octahedron", 4, 4.0, symbol="Pt")
+    rng = np.random.default_rng(0)
+    codes = np.array([orderings.random_ordering(np.array([19, 19]), rng) for _ in range(120)])
+    settings = DescriptorSettings(elements=tuple(ELEMENTS), neighbour_counts=True)
+    topology = Topology.from_atoms(template, settings)
+    unlike = np.zeros(codes.shape, dtype=float)
+    for i, j in topology.bonds:
+        unlike[:, i] += codes[:, i] != codes[:, j]
+        unlike[:, j] += codes[:, i] != codes[:, j]
+    energy = (np.sqrt(unlike) * (1.0 + topology.coordination / 12.0)).sum(axis=1)
+    model = DEFAULT.replace(prior_features="linear", n_estimators=0, ensemble_size=0)
+    agreement = {}
+    for counts in (False, True):
+        settings = DescriptorSettings(elements=tuple(ELEMENTS), neighbour_counts=counts)
+        features = pd.DataFrame(describe_orderings(topology, codes, settings),
+                                columns=feature_names(settings))
+        surrogate = ranking.fit_surrogate(features[:80], energy[:80], np.zeros(80, int), model)
+        used = [features.columns[k] for k in surrogate.main.prior.columns]
+        assert any(".nb2." in name for name in used) == counts
+        agreement[counts] = spearman(energy[80:], surrogate.score(features[80:]))
+    assert agreement[True] > 0.99 > agreement[False]
