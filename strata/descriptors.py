@@ -363,11 +363,12 @@ def _neighbour_block(r: int, region: str, topology: Topology, codes: np.ndarray,
                      counts: np.ndarray, n_elements: int) -> list[np.ndarray]:
     """Region ``r``'s neighbour-count columns; order matches :func:`_neighbour_names`."""
     groups = neighbour_count_groups(region)
-    inside = topology.region == r
-    group = np.where(inside, topology.site_class if region == "surface" else 0, -1)
-    member = (group[:, None] == np.arange(len(groups))).astype(float)  # (n_atoms, groups)
+    sites = np.flatnonzero(topology.region == r)
+    group = topology.site_class[sites] if region == "surface" else np.zeros(len(sites), int)
+    member = (group[:, None] == np.arange(len(groups))).astype(float)  # (sites, groups)
     size = member.sum(axis=0)
-    columns = [((codes == a) * counts[:, :, b] ** 2) @ member
+    codes, squared = codes[:, sites], counts[:, sites, :] ** 2  # the region's sites only
+    columns = [((codes == a) * squared[:, :, b]) @ member
                for a, b in permutations(range(n_elements), 2)]  # each (m, groups)
     if not columns:
         return []
