@@ -6,9 +6,11 @@ large pool of orderings at the exact stoichiometry (:func:`candidate_pool`):
 
 1. seeds: the best labelled structures, fresh random orderings and fresh structured motifs
    (core–shell both ways, surface segregation of each element, Janus, layered), and the
-   exact optimum of every linear prior (the main model's and each bootstrap member's, so a
-   Thompson-like spread of optima) found by mixed-integer programming
-   (:mod:`strata.expansion`), each hill-climbed on the full model;
+   optima of every linear prior (the main model's and each bootstrap member's, so a
+   Thompson-like spread of optima), the prior read as a cluster expansion
+   (:mod:`strata.expansion`): exact by mixed-integer programming for a pair expansion
+   (``search.exact_seconds``), else by steepest swap ascent from the labelled seeds and
+   ``search.prior_starts`` random orderings; each prior's best hill-climbed on the full model;
 2. ``search.passes`` generate-and-score passes: swap mutations (1 … ``max_swaps`` swaps),
    shell mutations (a swap between two different site shells: vertex/edge/facet/sub-layers),
    composition-preserving crossovers of the current best, and a steepest-ascent scan of every
@@ -34,7 +36,7 @@ import pandas as pd
 
 from strata import moves, orderings, ranking
 from strata.archive import Archive, hill_climb, polish
-from strata.expansion import NotAnExpansion, PairExpansion, maximise
+from strata.expansion import ClusterExpansion, NotAnExpansion, SwapAscent, maximise
 from strata.generation import initial_set
 
 POOL_COLUMNS = ["template", "codes", "composition", "group", "origin", "score", "uncertainty",
@@ -103,6 +105,8 @@ class Target:
         the pair expansions optimised exactly.
     bonds : numpy.ndarray of int, shape (n_bonds, 2)
         Bonds of the template's neighbour graph.
+    many_body : bool
+        Whether the priors hold triplet terms (``descriptors.neighbour_counts``).
     """
 
     template: int
@@ -116,6 +120,7 @@ class Target:
     labelled_keys: set
     priors: Callable | None = None
     bonds: np.ndarray | None = None
+    many_body: bool = False
 
 
 class DeepSearch:
@@ -150,33 +155,59 @@ class DeepSearch:
             max(n_fresh, 2 * settings.population), rng, settings.structured)
         archive.evaluate(target.seeds, "labelled")
         fresh_scores = archive.evaluate(fresh, fresh_origins)
-        for codes in self._exact_optima(target, rng):
-            archive.evaluate(codes[None, :], "exact")
-            hill_climb(codes, archive)
+        best, others = self._prior_optima(target, rng)
+        archive.evaluate(others, "prior")
+        for codes in best:
+            archive.evaluate(codes[None, :], "prior")
+            if settings.exact_seconds > 0:
+                hill_climb(codes, archive)
         for _ in range(settings.passes):
             self._generation(archive, target, rng)
         polish(archive, settings.polish)
         return self._pool(archive, target, (fresh, fresh_origins, fresh_scores),
                           min(n_fresh, self.n_pool))
 
-    def _exact_optima(self, target, rng):
-        """The exact optimum of each prior of ``target`` at its composition
-        (:func:`strata.expansion.maximise`, ``exact_seconds`` each), distinct ones only;
-        none when the priors are not pair expansions (``model.prior_features: all``)."""
-        if self.settings.exact_seconds <= 0 or target.priors is None:
-            return []
+    def _prior_optima(self, target, rng):
+        """The optima of every linear prior of ``target`` (the main model's and each
+        bootstrap member's: a Thompson-like spread) read as cluster expansions
+        (:class:`strata.expansion.ClusterExpansion`).
+
+        With ``exact_seconds`` and pair expansions: each prior's exact optimum
+        (:func:`strata.expansion.maximise`). Else, with ``prior_starts``: each prior climbed
+        by steepest swap ascent (:class:`strata.expansion.SwapAscent`) from the labelled
+        seeds and ``prior_starts`` random orderings. None when the priors are not cluster
+        expansions (``model.prior_features: all``).
+
+        Returns
+        -------
+        best : list of numpy.ndarray
+            The best optimum of each prior, distinct ones only (to be hill-climbed on the
+            full model).
+        others : numpy.ndarray, shape (k, n_atoms)
+            The other local optima of the climbs.
+        """
+        settings = self.settings
+        n_atoms = len(target.positions)
+        none = [], np.empty((0, n_atoms), dtype=orderings.CODE_DTYPE)
+        exact = settings.exact_seconds > 0 and not target.many_body
+        if target.priors is None or not (exact or settings.prior_starts > 0):
+            return none
         try:
-            expansions = PairExpansion.of_many(target.priors, target.bonds,
-                                               len(target.positions), len(target.counts), rng)
+            expansions = ClusterExpansion.of_many(target.priors, target.bonds, n_atoms,
+                                                  len(target.counts), rng, target.many_body)
         except NotAnExpansion:
-            return []
-        optima, seen = [], set()
-        for expansion in expansions:
-            codes, _ = maximise(expansion, target.counts, self.settings.exact_seconds)
-            if codes is not None and codes.tobytes() not in seen:
-                seen.add(codes.tobytes())
-                optima.append(codes)
-        return optima
+            return none
+        if exact:
+            optima = [maximise(e, target.counts, settings.exact_seconds)[0] for e in expansions]
+            return _distinct([c for c in optima if c is not None]), none[1]
+        randoms = [orderings.random_ordering(target.counts, rng)
+                   for _ in range(settings.prior_starts)]
+        starts = np.concatenate([target.seeds, np.reshape(randoms, (-1, n_atoms))])
+        which = np.repeat(np.arange(len(expansions)), len(starts))
+        climbed = SwapAscent(expansions).climb(np.tile(starts, (len(expansions), 1)), which)
+        best = [climbed[which == k][np.argmax(e(climbed[which == k]))]
+                for k, e in enumerate(expansions)]
+        return _distinct(best), climbed
 
     def _generation(self, archive, target, rng):
         """One generate-and-score pass from the ``population`` best distinct orderings."""
@@ -224,6 +255,16 @@ class DeepSearch:
             "key": keys,
             "score": np.asarray(scores, dtype=float),
         })
+
+
+def _distinct(codes):
+    """``codes`` (orderings) without repeats, first occurrences in order."""
+    seen, out = set(), []
+    for c in codes:
+        if c.tobytes() not in seen:
+            seen.add(c.tobytes())
+            out.append(c)
+    return out
 
 
 def candidate_pool(campaign, labelled, surrogate, rng):
@@ -284,7 +325,8 @@ def _targets(campaign, labelled, surrogate):
                 keys=lambda codes, t=t: campaign.keys(t, codes), labelled_keys=labelled_keys,
                 priors=_on_template(featurizer, t, surrogate.prior_scores,
                                     surrogate.prototypes),
-                bonds=featurizer.topologies[t].bonds)))
+                bonds=featurizer.topologies[t].bonds,
+                many_body=featurizer.settings.neighbour_counts)))
     return targets
 
 

@@ -139,6 +139,7 @@ class SearchSettings(_Section):
     polish: int
     compound_swaps: int
     exact_seconds: float
+    prior_starts: int
     parents: int
     max_swaps: int
     fresh_share: float

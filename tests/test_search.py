@@ -15,9 +15,10 @@ ELEMENTS = ["Pt", "Au"]
 LABELLED = [np.array([28, 27]), np.array([40, 15])]  # 40/15 is not a campaign composition
 
 
-def make_campaign(**search_settings):
+def make_campaign(descriptors=None, **search_settings):
     """A small campaign (55-atom icosahedron, compositions 28/27 and 30/25)."""
     return Campaign.from_config({
+        "descriptors": descriptors or {},
         "elements": ELEMENTS,
         "composition": [{"Pt": 28, "Au": 27}, {"Pt": 30, "Au": 25}],
         "cluster": {"shape": "icosahedron", "size": 3, "lattice_constant": 4.0},
@@ -91,7 +92,7 @@ def test_candidate_pool_exact_stoichiometry_no_repeats(fitted):
     assert not set(pool["key"]) & set(campaign.keys(0, np.stack(labelled["codes"])))
     assert (np.diff(pool["score"].to_numpy()) <= 1e-12).all()
     assert set(pool["origin"]) <= {"random", "core_shell", "segregated", "janus", "layered",
-                                   "mutation", "crossover", "exact"}
+                                   "mutation", "crossover", "prior"}
 
 
 def test_pool_scores_are_the_models(fitted):
@@ -174,7 +175,7 @@ def test_polish_ends_on_a_single_swap_optimum_of_the_model(fitted):
 def test_the_pool_holds_the_exact_optimum_of_a_prior_only_model(fitted):
     """Without trees the score is the linear prior: its MILP optimum tops the pool, even
     with the search passes off."""
-    from strata.expansion import PairExpansion, maximise
+    from strata.expansion import ClusterExpansion, maximise
 
     campaign, labelled, _ = fitted
     surrogate = ranking.fit_surrogate(
@@ -182,7 +183,7 @@ def test_the_pool_holds_the_exact_optimum_of_a_prior_only_model(fitted):
         ranking.query_groups(labelled["composition"]), ModelSettings.from_config({
             "n_estimators": 0, "prior_features": "linear"}), seed=0)
     score = model_score(campaign, surrogate)
-    expansion = PairExpansion.of(score, campaign.featurizer.topologies[0].bonds, 55, 2,
+    expansion = ClusterExpansion.of(score, campaign.featurizer.topologies[0].bonds, 55, 2,
                                  np.random.default_rng(0))
     optimum, optimal = maximise(expansion, LABELLED[0])
     assert optimal
@@ -191,7 +192,29 @@ def test_the_pool_holds_the_exact_optimum_of_a_prior_only_model(fitted):
                                  np.random.default_rng(4))
     top = pool[pool["composition"] == labelled["composition"][0]].iloc[0]
     assert top["score"] == pytest.approx(score(optimum[None, :])[0], abs=1e-9)
-    assert top["origin"] in {"exact", "mutation"}
+    assert top["origin"] in {"prior", "mutation"}
     off = search.candidate_pool(make_campaign(passes=0, polish=0, exact_seconds=0), labelled,
                                 surrogate, np.random.default_rng(4))
-    assert "exact" not in set(off["origin"])
+    assert "prior" not in set(off["origin"])
+
+
+def test_the_pool_holds_a_climbed_optimum_of_a_many_body_prior(fitted):
+    """With the many-body columns the prior is a triplet expansion (no MILP): it is climbed
+    by swap ascent from the labelled seeds and ``prior_starts`` random orderings. A
+    prior-only model (no trees, no members) and no search passes: the pool's best is a
+    single-swap optimum of the model, from the climb."""
+    _, labelled, _ = fitted
+    campaign = make_campaign({"neighbour_counts": True}, passes=0, polish=0, prior_starts=4)
+    surrogate = ranking.fit_surrogate(
+        features(campaign, labelled["codes"]), labelled["energy"].to_numpy(),
+        ranking.query_groups(labelled["composition"]), ModelSettings.from_config({
+            "n_estimators": 0, "prior_features": "linear", "ensemble_size": 0}), seed=0)
+    score = model_score(campaign, surrogate)
+    pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(4))
+    top = pool[pool["composition"] == labelled["composition"][0]].iloc[0]
+    assert top["origin"] == "prior"
+    assert score(moves.all_single_swaps(top["codes"])).max() <= top["score"] + 1e-9
+    off = search.candidate_pool(make_campaign({"neighbour_counts": True}, passes=0, polish=0),
+                                labelled, surrogate, np.random.default_rng(4))
+    assert "prior" not in set(off["origin"])
+    assert off["score"].max() < top["score"]
