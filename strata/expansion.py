@@ -394,15 +394,18 @@ class _Climb:
         return np.bincount(flat.ravel(), weights=excess.ravel(),
                            minlength=m * (n * n + 1)).reshape(m, n * n + 1)
 
-    def gains(self):
+    def gains(self, like=-np.inf):
+        """Gain of every swap, shape (m, n, n); ``like`` between like sites (the gain of
+        swapping them is 0, which the climb never takes: no mask needed there)."""
         n, own = self.ascent.n_sites, self.codes[:, :-1]
         field = self.field[:, :n]
         single = field - np.take_along_axis(field, own[:, :, None], axis=2)  # (m, n, E)
         onehot = (own[:, :, None] == np.arange(self.ascent.n_elements)).astype(float)
-        gain = single @ onehot.transpose(0, 2, 1)  # [m, u, v]: c_v put on u alone
-        both = self.interaction[:, :n * n].reshape(-1, n, n)
-        gain += gain.transpose(0, 2, 1) + both + both.transpose(0, 2, 1)
-        gain[own[:, :, None] == own[:, None, :]] = -np.inf
+        half = single @ onehot.transpose(0, 2, 1)  # [m, u, v]: c_v put on u alone
+        half += self.interaction[:, :n * n].reshape(-1, n, n)
+        gain = half + half.transpose(0, 2, 1)
+        if like != 0:
+            gain[own[:, :, None] == own[:, None, :]] = like
         return gain
 
     def run(self, max_steps):
@@ -410,7 +413,7 @@ class _Climb:
         n, done = self.ascent.n_sites, []
         rows = np.arange(len(self.codes))
         for _ in range(max_steps):
-            gain = self.gains().reshape(len(rows), -1)
+            gain = self.gains(like=0).reshape(len(rows), -1)
             best = gain.argmax(axis=1)
             up = gain[np.arange(len(rows)), best] > ASCENT_TOLERANCE
             if not up.all():

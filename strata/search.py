@@ -10,7 +10,7 @@ large pool of orderings at the exact stoichiometry (:func:`candidate_pool`):
    Thompson-like spread of optima), the prior read as a cluster expansion
    (:mod:`strata.expansion`): exact by mixed-integer programming for a pair expansion
    (``search.exact_seconds``), else by steepest swap ascent from the labelled seeds and
-   ``search.prior_starts`` random orderings; each prior's best hill-climbed on the full model;
+   ``search.prior_starts`` random orderings (the exact optima hill-climbed on the full model);
 2. ``search.passes`` generate-and-score passes: swap mutations (1 … ``max_swaps`` swaps),
    shell mutations (a swap between two different site shells: vertex/edge/facet/sub-layers),
    composition-preserving crossovers of the current best, and a steepest-ascent scan of every
@@ -155,12 +155,10 @@ class DeepSearch:
             max(n_fresh, 2 * settings.population), rng, settings.structured)
         archive.evaluate(target.seeds, "labelled")
         fresh_scores = archive.evaluate(fresh, fresh_origins)
-        best, others = self._prior_optima(target, rng)
-        archive.evaluate(others, "prior")
-        for codes in best:
-            archive.evaluate(codes[None, :], "prior")
-            if settings.exact_seconds > 0:
-                hill_climb(codes, archive)
+        optima, exact = self._prior_optima(target, rng)
+        archive.evaluate(optima, "prior")
+        for codes in optima if exact else []:  # one per prior: each climbed on the full model
+            hill_climb(codes, archive)
         for _ in range(settings.passes):
             self._generation(archive, target, rng)
         polish(archive, settings.polish)
@@ -180,15 +178,14 @@ class DeepSearch:
 
         Returns
         -------
-        best : list of numpy.ndarray
-            The best optimum of each prior, distinct ones only (to be hill-climbed on the
-            full model).
-        others : numpy.ndarray, shape (k, n_atoms)
-            The other local optima of the climbs.
+        optima : numpy.ndarray, shape (k, n_atoms)
+            The distinct optima (the climbs' local optima, or one exact optimum per prior).
+        exact : bool
+            Whether they are the exact ones.
         """
         settings = self.settings
         n_atoms = len(target.positions)
-        none = [], np.empty((0, n_atoms), dtype=orderings.CODE_DTYPE)
+        none = np.empty((0, n_atoms), dtype=orderings.CODE_DTYPE), False
         exact = settings.exact_seconds > 0 and not target.many_body
         if target.priors is None or not (exact or settings.prior_starts > 0):
             return none
@@ -199,15 +196,13 @@ class DeepSearch:
             return none
         if exact:
             optima = [maximise(e, target.counts, settings.exact_seconds)[0] for e in expansions]
-            return _distinct([c for c in optima if c is not None]), none[1]
+            return _distinct([c for c in optima if c is not None] or none[0]), True
         randoms = [orderings.random_ordering(target.counts, rng)
                    for _ in range(settings.prior_starts)]
         starts = np.concatenate([target.seeds, np.reshape(randoms, (-1, n_atoms))])
         which = np.repeat(np.arange(len(expansions)), len(starts))
         climbed = SwapAscent(expansions).climb(np.tile(starts, (len(expansions), 1)), which)
-        best = [climbed[which == k][np.argmax(e(climbed[which == k]))]
-                for k, e in enumerate(expansions)]
-        return _distinct(best), climbed
+        return _distinct(climbed), False
 
     def _generation(self, archive, target, rng):
         """One generate-and-score pass from the ``population`` best distinct orderings."""
@@ -258,13 +253,9 @@ class DeepSearch:
 
 
 def _distinct(codes):
-    """``codes`` (orderings) without repeats, first occurrences in order."""
-    seen, out = set(), []
-    for c in codes:
-        if c.tobytes() not in seen:
-            seen.add(c.tobytes())
-            out.append(c)
-    return out
+    """Orderings ``codes`` without repeats (first occurrences, in order), as one array."""
+    codes = np.asarray(codes)
+    return codes[np.sort(np.unique(codes, axis=0, return_index=True)[1])]
 
 
 def candidate_pool(campaign, labelled, surrogate, rng):
