@@ -102,7 +102,8 @@ class Target:
     priors : callable or None
         ``priors(codes) -> scores`` of shape (n_priors, n_rows): the linear priors of the main
         model and of each ensemble member (:meth:`strata.ranking.Surrogate.prior_scores`),
-        the pair expansions optimised exactly.
+        whose optima seed the search; None unless the model's prior is linear
+        (``model.prior_features: linear``).
     bonds : numpy.ndarray of int, shape (n_bonds, 2)
         Bonds of the template's neighbour graph.
     many_body : bool
@@ -193,6 +194,8 @@ class DeepSearch:
             expansions = ClusterExpansion.of_many(target.priors, target.bonds, n_atoms,
                                                   len(target.counts), rng, target.many_body)
         except NotAnExpansion:
+            return none
+        if not expansions:  # no prior fitted (too few labels)
             return none
         if exact:
             optima = [maximise(e, target.counts, settings.exact_seconds)[0] for e in expansions]
@@ -304,6 +307,8 @@ def _targets(campaign, labelled, surrogate):
         labelled_keys = set(campaign.keys(labelled["template"].to_numpy(int),
                                           np.stack(labelled["codes"].to_numpy())))
     featurizer = campaign.featurizer
+    model = surrogate.settings  # only linear priors are cluster expansions
+    expansions = model.prior != "none" and model.prior_features == "linear"
     targets = []
     for composition, counts in _compositions(campaign, labelled).items():
         for t, template in enumerate(campaign.templates):
@@ -315,7 +320,7 @@ def _targets(campaign, labelled, surrogate):
                 score=_on_template(featurizer, t, surrogate.score, surrogate.prototypes),
                 keys=lambda codes, t=t: campaign.keys(t, codes), labelled_keys=labelled_keys,
                 priors=_on_template(featurizer, t, surrogate.prior_scores,
-                                    surrogate.prototypes),
+                                    surrogate.prototypes) if expansions else None,
                 bonds=featurizer.topologies[t].bonds,
                 many_body=featurizer.settings.neighbour_counts)))
     return targets

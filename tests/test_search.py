@@ -218,3 +218,17 @@ def test_the_pool_holds_a_climbed_optimum_of_a_many_body_prior(fitted):
                                 labelled, surrogate, np.random.default_rng(4))
     assert "prior" not in set(off["origin"])
     assert off["score"].max() < top["score"]
+
+
+@pytest.mark.parametrize("model", [{"prior": "none"}, {"prior_features": "all"}])
+def test_without_a_linear_prior_nothing_is_climbed(fitted, model):
+    """No prior, or one on ratio columns (no cluster expansion): the pool is built without
+    climbs, whatever ``prior_starts`` says."""
+    _, labelled, _ = fitted
+    campaign = make_campaign({"neighbour_counts": True}, passes=1, prior_starts=4)
+    surrogate = ranking.fit_surrogate(
+        features(campaign, labelled["codes"]), labelled["energy"].to_numpy(),
+        ranking.query_groups(labelled["composition"]),
+        ModelSettings.from_config({"n_estimators": 20, **model}), seed=0)
+    pool = search.candidate_pool(campaign, labelled, surrogate, np.random.default_rng(4))
+    assert len(pool) and "prior" not in set(pool["origin"])
