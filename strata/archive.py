@@ -65,11 +65,9 @@ class Archive:
         """Record the rows of ``codes`` not seen before, with their ``scores`` and origins."""
         if len(codes) == 0:
             return
-        raw = codes.view(f"V{codes.shape[1]}").ravel()
-        _, first = np.unique(raw, return_index=True)
-        first.sort()
-        keep = [k for k in first if raw[k].tobytes() not in self._seen]
-        self._seen.update(raw[k].tobytes() for k in keep)
+        keep = [k for k in orderings.first_occurrences(codes)
+                if codes[k].tobytes() not in self._seen]
+        self._seen.update(codes[k].tobytes() for k in keep)
         if not keep:
             return
         self._blocks.append(codes[keep])

@@ -330,9 +330,7 @@ class SwapAscent:
     def _values(self, codes, which, clusters):
         """``values[m, k, s, e]``: term of cluster ``clusters[m, k]`` with element ``e`` in
         its slot ``s``, the other two as in ``codes`` (with the dummy column)."""
-        sites = self.sites[clusters]  # (m, k, 3)
-        occupied = np.take_along_axis(codes[:, None, :], sites.reshape(len(codes), -1)[:, None, :],
-                                      axis=2).reshape(sites.shape)
+        occupied = self._occupied(codes, clusters)
         return np.stack([self._by_slot[s][self._row(which, clusters, occupied[:, :, o1],
                                                     occupied[:, :, o2])]
                          for s, (o1, o2) in enumerate(self.OTHER_SLOTS)], axis=2)
@@ -340,9 +338,7 @@ class SwapAscent:
     def _interactions(self, codes, which, clusters):
         """``excess[m, k, p]``: the interaction of swapping the two sites of slot pair ``p``
         of cluster ``clusters[m, k]`` (zero where one is the dummy)."""
-        sites = self.sites[clusters]
-        occupied = np.take_along_axis(codes[:, None, :], sites.reshape(len(codes), -1)[:, None, :],
-                                      axis=2).reshape(sites.shape)
+        occupied = self._occupied(codes, clusters)
         out = []
         for s, t in self.SLOT_PAIRS:
             a, b = occupied[:, :, s], occupied[:, :, t]
@@ -355,6 +351,13 @@ class SwapAscent:
 
             out.append(term(b, a) - term(b, b) - term(a, a) + term(a, b))
         return np.stack(out, axis=2)
+
+    def _occupied(self, codes, clusters):
+        """Element on each site of cluster ``clusters[m, k]`` in row ``m`` of ``codes``
+        (with the dummy column), shape (m, k, 3)."""
+        sites = self.sites[clusters]
+        return np.take_along_axis(codes, sites.reshape(len(codes), -1), axis=1).reshape(
+            sites.shape)
 
     def _row(self, which, clusters, first, second):
         """Flat index of (expansion ``which[m]``, cluster, element ``first``, element

@@ -31,6 +31,13 @@ def element_counts(codes, n_elements):
     return one_hot.sum(axis=-2)
 
 
+def first_occurrences(codes):
+    """Indices of the first occurrence of each distinct row of ``codes`` (2-D), in order."""
+    codes = np.ascontiguousarray(codes)
+    raw = codes.view(f"V{codes.shape[1] * codes.itemsize}").ravel()
+    return np.sort(np.unique(raw, return_index=True)[1])
+
+
 def codes_from_symbols(symbols, elements):
     """Ordering of a list of chemical symbols.
 

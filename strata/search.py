@@ -199,13 +199,14 @@ class DeepSearch:
             return none
         if exact:
             optima = [maximise(e, target.counts, settings.exact_seconds)[0] for e in expansions]
-            return _distinct([c for c in optima if c is not None] or none[0]), True
+            optima = np.reshape([c for c in optima if c is not None], (-1, n_atoms))
+            return optima[orderings.first_occurrences(optima)], True
         randoms = [orderings.random_ordering(target.counts, rng)
                    for _ in range(settings.prior_starts)]
         starts = np.concatenate([target.seeds, np.reshape(randoms, (-1, n_atoms))])
         which = np.repeat(np.arange(len(expansions)), len(starts))
         climbed = SwapAscent(expansions).climb(np.tile(starts, (len(expansions), 1)), which)
-        return _distinct(climbed), False
+        return climbed[orderings.first_occurrences(climbed)], False
 
     def _generation(self, archive, target, rng):
         """One generate-and-score pass from the ``population`` best distinct orderings."""
@@ -253,12 +254,6 @@ class DeepSearch:
             "key": keys,
             "score": np.asarray(scores, dtype=float),
         })
-
-
-def _distinct(codes):
-    """Orderings ``codes`` without repeats (first occurrences, in order), as one array."""
-    codes = np.asarray(codes)
-    return codes[np.sort(np.unique(codes, axis=0, return_index=True)[1])]
 
 
 def candidate_pool(campaign, labelled, surrogate, rng):
