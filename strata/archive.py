@@ -123,7 +123,7 @@ class Archive:
         return chosen, keys
 
 
-def hill_climb(codes, archive, max_steps=MAX_POLISH_STEPS):
+def hill_climb(codes, archive, max_steps=MAX_POLISH_STEPS, neighbours=all_single_swaps):
     """Steepest ascent over single swaps on the model, to a local optimum (or ``max_steps``).
 
     Every scored neighbour goes into ``archive``, so the pool also holds the neighbourhood of
@@ -136,6 +136,10 @@ def hill_climb(codes, archive, max_steps=MAX_POLISH_STEPS):
     archive : Archive
         Scores the orderings (:attr:`Archive.score`) and records the neighbours.
     max_steps : int
+    neighbours : callable
+        ``neighbours(codes) -> (m, n_atoms)``: the swaps scored at each step, all of them
+        (:func:`strata.moves.all_single_swaps`) or a screened few
+        (:func:`strata.moves.screened_swaps`: then the optimum is one over those).
 
     Returns
     -------
@@ -147,17 +151,20 @@ def hill_climb(codes, archive, max_steps=MAX_POLISH_STEPS):
     current = np.asarray(codes, dtype=orderings.CODE_DTYPE)
     current_score = archive.score(current[None, :])[0]
     for _ in range(max_steps):
-        neighbours = all_single_swaps(current)
-        scores = archive.evaluate(neighbours, "mutation")
+        swapped = neighbours(current)
+        if not len(swapped):
+            break
+        scores = archive.evaluate(swapped, "mutation")
         best = int(np.argmax(scores))
         if scores[best] <= current_score + 1e-12 * max(1.0, abs(current_score)):
             break
-        current, current_score = neighbours[best], scores[best]
+        current, current_score = swapped[best], scores[best]
     return current, current_score
 
 
-def polish(archive, n, max_steps=MAX_POLISH_STEPS):
-    """Hill-climb (:func:`hill_climb`) from each of the ``n`` best distinct orderings.
+def polish(archive, n, max_steps=MAX_POLISH_STEPS, neighbours=all_single_swaps):
+    """Hill-climb (:func:`hill_climb`, over ``neighbours``) from each of the ``n`` best
+    distinct orderings.
 
     The starts are chosen before the first climb, so one climb does not pick the next start.
 
@@ -170,4 +177,4 @@ def polish(archive, n, max_steps=MAX_POLISH_STEPS):
         return []
     rows, _ = archive.best(n)
     starts = [archive.codes[k].copy() for k in rows]
-    return [hill_climb(start, archive, max_steps) for start in starts]
+    return [hill_climb(start, archive, max_steps, neighbours) for start in starts]

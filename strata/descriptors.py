@@ -229,14 +229,17 @@ def _bond_weights(topology: Topology) -> np.ndarray:
 
 def _element_sums(codes: np.ndarray, n_elements: int, weights: np.ndarray) -> np.ndarray:
     """``sums[m, e, c] = sum_i [codes[m, i] == e] * weights[i, c]``."""
-    return np.stack([(codes == e) @ weights for e in range(n_elements)], axis=1)
+    # one dtype on both sides of every product: BLAS (a bool @ float product is a slow loop)
+    return np.stack([(codes == e).astype(weights.dtype) @ weights for e in range(n_elements)],
+                    axis=1)
 
 
 def _pair_sums(codes: np.ndarray, topology: Topology, n_elements: int, weights) -> np.ndarray:
     """``sums[m, a, b, c]`` over bonds with element a on the outer end and b on the inner."""
     pair = codes[:, topology.bonds[:, 0]].astype(np.int16) * n_elements
     pair += codes[:, topology.bonds[:, 1]]
-    sums = np.stack([(pair == q) @ weights for q in range(n_elements**2)], axis=1)
+    sums = np.stack([(pair == q).astype(weights.dtype) @ weights for q in range(n_elements**2)],
+                    axis=1)
     return sums.reshape(len(codes), n_elements, n_elements, -1)
 
 
@@ -367,7 +370,8 @@ def _neighbour_block(r: int, region: str, topology: Topology, codes: np.ndarray,
     group = topology.site_class[sites] if region == "surface" else np.zeros(len(sites), int)
     member = (group[:, None] == np.arange(len(groups))).astype(float)  # (sites, groups)
     size = member.sum(axis=0)
-    codes, squared = codes[:, sites], counts[:, sites, :] ** 2  # the region's sites only
+    codes = codes[:, sites]  # the region's sites only; float: the products below are BLAS
+    squared = counts[:, sites, :].astype(float) ** 2
     columns = [((codes == a) * squared[:, :, b]) @ member
                for a, b in permutations(range(n_elements), 2)]  # each (m, groups)
     if not columns:

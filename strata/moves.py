@@ -10,6 +10,7 @@ move                     what it does
 :func:`swap_mutations`   1 … n swaps of two sites holding different elements
 :func:`shell_mutations`  the same, each swap between two different site shells
 :func:`all_single_swaps` every ordering one swap away (the neighbourhood)
+:func:`screened_swaps`   the k swaps of the neighbourhood a cheap model ranks best
 :func:`compound_swaps`   the 2 … n best disjoint single swaps applied together
 :func:`crossover`        cut-and-splice child of two parents (one random plane)
 :func:`crossovers`       crossover children of random pairs of parents
@@ -94,10 +95,47 @@ def all_single_swaps(codes):
     numpy.ndarray, shape (m, n_atoms)
         In the order of the site pairs ``(i, j)``, ``i < j``.
     """
-    n_atoms = len(codes)
-    i, j = np.triu_indices(n_atoms, 1)
+    return _swapped(codes, *_unlike_pairs(codes))
+
+
+def screened_swaps(codes, k, gains):
+    """The ``k`` single swaps of ``codes`` (1-D) that ``gains`` ranks best.
+
+    A cheap model screens the neighbourhood, e.g. a linear prior's exact swap gains
+    (:meth:`strata.expansion.SwapAscent.gains`), so that only ``k`` swaps are scored on an
+    expensive one.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, shape (n_atoms,)
+    k : int
+        Swaps kept.
+    gains : callable
+        ``gains(codes) -> (n_atoms, n_atoms)``: the gain of swapping sites ``i`` and ``j``;
+        only called when there are more than ``k`` swaps.
+
+    Returns
+    -------
+    numpy.ndarray, shape (min(k, m), n_atoms)
+        In the order of :func:`all_single_swaps` (all of them when there are no more than
+        ``k``).
+    """
+    i, j = _unlike_pairs(codes)
+    if len(i) > k:
+        keep = np.sort(np.argpartition(-gains(codes)[i, j], k - 1)[:k])
+        i, j = i[keep], j[keep]
+    return _swapped(codes, i, j)
+
+
+def _unlike_pairs(codes):
+    """Site pairs ``(i, j)``, ``i < j``, that hold different elements."""
+    i, j = np.triu_indices(len(codes), 1)
     keep = codes[i] != codes[j]
-    i, j = i[keep], j[keep]
+    return i[keep], j[keep]
+
+
+def _swapped(codes, i, j):
+    """``codes`` with sites ``i[r]`` and ``j[r]`` swapped, one row per ``r``."""
     out = np.repeat(codes[None, :], len(i), axis=0)
     rows = np.arange(len(i))
     out[rows, i], out[rows, j] = codes[j], codes[i]

@@ -14,7 +14,8 @@ large pool of orderings at the exact stoichiometry (:func:`candidate_pool`):
 2. ``search.passes`` generate-and-score passes: swap mutations (1 … ``max_swaps`` swaps),
    shell mutations (a swap between two different site shells: vertex/edge/facet/sub-layers),
    composition-preserving crossovers of the current best, and a steepest-ascent scan of every
-   single swap of the best ones (:mod:`strata.moves`); every child is scored by the model and
+   single swap of the best ones (:mod:`strata.moves`; with ``search.screen``, of the swaps with
+   the largest exact gain on the main prior only); every child is scored by the model and
    the ``search.population`` best survive as the next parents (:class:`strata.archive.Archive`);
    then the ``search.polish`` best orderings are hill-climbed to a single-swap optimum of the
    model (:func:`strata.archive.polish`), so that the model's own optimum is in the pool;
@@ -156,26 +157,46 @@ class DeepSearch:
             max(n_fresh, 2 * settings.population), rng, settings.structured)
         archive.evaluate(target.seeds, "labelled")
         fresh_scores = archive.evaluate(fresh, fresh_origins)
-        optima, exact = self._prior_optima(target, rng)
+        expansions = self._expansions(target, rng)
+        optima, exact = self._prior_optima(target, expansions, rng)
         archive.evaluate(optima, "prior")
+        neighbours = self._neighbourhood(expansions)
         for codes in optima if exact else []:  # one per prior: each climbed on the full model
-            hill_climb(codes, archive)
+            hill_climb(codes, archive, neighbours=neighbours)
         for _ in range(settings.passes):
-            self._generation(archive, target, rng)
-        polish(archive, settings.polish)
+            self._generation(archive, target, rng, neighbours)
+        polish(archive, settings.polish, neighbours=neighbours)
         return self._pool(archive, target, (fresh, fresh_origins, fresh_scores),
                           min(n_fresh, self.n_pool))
 
-    def _prior_optima(self, target, rng):
-        """The optima of every linear prior of ``target`` (the main model's and each
-        bootstrap member's: a Thompson-like spread) read as cluster expansions
-        (:class:`strata.expansion.ClusterExpansion`).
+    def _exact(self, target):
+        """Whether the priors' exact optima are searched (MILP: pair expansions only)."""
+        return self.settings.exact_seconds > 0 and not target.many_body
+
+    def _expansions(self, target, rng):
+        """The linear priors of ``target`` (the main model's first, then each bootstrap
+        member's) read as cluster expansions (:meth:`ClusterExpansion.of_many`), when a
+        setting uses them (``exact_seconds``, ``prior_starts``, ``screen``); else, or when
+        the priors are not cluster expansions (``model.prior_features: all``) or not
+        fitted, an empty list."""
+        settings = self.settings
+        used = self._exact(target) or settings.prior_starts > 0 or settings.screen > 0
+        if target.priors is None or not used:
+            return []
+        try:
+            return ClusterExpansion.of_many(target.priors, target.bonds, len(target.positions),
+                                            len(target.counts), rng, target.many_body)
+        except NotAnExpansion:
+            return []
+
+    def _prior_optima(self, target, expansions, rng):
+        """The optima of the linear priors ``expansions`` of ``target`` (a Thompson-like
+        spread: the main model's and each bootstrap member's).
 
         With ``exact_seconds`` and pair expansions: each prior's exact optimum
         (:func:`strata.expansion.maximise`). Else, with ``prior_starts``: each prior climbed
         by steepest swap ascent (:class:`strata.expansion.SwapAscent`) from the labelled
-        seeds and ``prior_starts`` random orderings. None when the priors are not cluster
-        expansions (``model.prior_features: all``).
+        seeds and ``prior_starts`` random orderings. None without expansions.
 
         Returns
         -------
@@ -186,17 +207,9 @@ class DeepSearch:
         """
         settings = self.settings
         n_atoms = len(target.positions)
-        none = np.empty((0, n_atoms), dtype=orderings.CODE_DTYPE), False
-        exact = settings.exact_seconds > 0 and not target.many_body
-        if target.priors is None or not (exact or settings.prior_starts > 0):
-            return none
-        try:
-            expansions = ClusterExpansion.of_many(target.priors, target.bonds, n_atoms,
-                                                  len(target.counts), rng, target.many_body)
-        except NotAnExpansion:
-            return none
-        if not expansions:  # no prior fitted (too few labels)
-            return none
+        exact = self._exact(target)
+        if not expansions or not (exact or settings.prior_starts > 0):
+            return np.empty((0, n_atoms), dtype=orderings.CODE_DTYPE), False
         if exact:
             optima = [maximise(e, target.counts, settings.exact_seconds)[0] for e in expansions]
             optima = np.reshape([c for c in optima if c is not None], (-1, n_atoms))
@@ -208,8 +221,23 @@ class DeepSearch:
         climbed = SwapAscent(expansions).climb(np.tile(starts, (len(expansions), 1)), which)
         return climbed[orderings.first_occurrences(climbed)], False
 
-    def _generation(self, archive, target, rng):
-        """One generate-and-score pass from the ``population`` best distinct orderings."""
+    def _neighbourhood(self, expansions):
+        """The single swaps of an ordering that the neighbourhood scans and climbs score on
+        the full model: all of them, or with ``screen`` and a linear prior, the ``screen``
+        best by the main prior's exact swap gains (:func:`strata.moves.screened_swaps`)."""
+        k = self.settings.screen
+        if k <= 0 or not expansions:
+            return moves.all_single_swaps
+        main = SwapAscent(expansions[:1])
+
+        def gains(codes):
+            return main.gains(codes[None, :], [0])[0]
+
+        return lambda codes: moves.screened_swaps(codes, k, gains)
+
+    def _generation(self, archive, target, rng, neighbours):
+        """One generate-and-score pass from the ``population`` best distinct orderings, the
+        best ``neighbourhood`` of them scanned over ``neighbours`` (:meth:`_neighbourhood`)."""
         settings = self.settings
         parents = archive.codes[archive.best(settings.population)[0]]
         n_cross = n_shell = settings.children // 4
@@ -223,9 +251,9 @@ class DeepSearch:
         archive.evaluate(np.concatenate([mutated, shelled]), "mutation")
         archive.evaluate(crossed, "crossover")
         for parent in parents[:settings.neighbourhood]:
-            neighbours = moves.all_single_swaps(parent)
-            scores = archive.evaluate(neighbours, "mutation")
-            compound = moves.compound_swaps(parent, neighbours, scores, settings.compound_swaps)
+            swapped = neighbours(parent)
+            scores = archive.evaluate(swapped, "mutation")
+            compound = moves.compound_swaps(parent, swapped, scores, settings.compound_swaps)
             archive.evaluate(compound, "mutation")
 
     def _pool(self, archive, target, fresh, n_keep_fresh):

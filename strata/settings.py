@@ -140,6 +140,7 @@ class SearchSettings(_Section):
     compound_swaps: int
     exact_seconds: float
     prior_starts: int
+    screen: int
     parents: int
     max_swaps: int
     fresh_share: float

@@ -101,6 +101,28 @@ def test_all_single_swaps_is_the_whole_neighbourhood():
     assert (counts_of(swaps, [2, 3, 1]) == [2, 3, 1]).all()
 
 
+def test_screened_swaps_keep_the_k_best_in_neighbourhood_order():
+    codes = np.array([0, 0, 1, 1, 1, 2], dtype=orderings.CODE_DTYPE)
+    every = moves.all_single_swaps(codes)
+    gains = np.random.default_rng(0).normal(size=(6, 6))
+    gains = gains + gains.T  # a swap's gain does not depend on the order of its sites
+    sites = [tuple(np.flatnonzero(n != codes)) for n in every]
+    best = sorted(range(len(every)), key=lambda r: -gains[sites[r]])[:4]
+    screened = moves.screened_swaps(codes, 4, lambda c: gains)
+    assert (screened == every[sorted(best)]).all()
+    assert (counts_of(screened, [2, 3, 1]) == [2, 3, 1]).all()
+
+
+def test_screened_swaps_are_all_of_them_when_there_are_few():
+    codes = np.array([0, 0, 1, 1, 1, 2], dtype=orderings.CODE_DTYPE)
+
+    def never(codes):
+        raise AssertionError("no screen needed")
+
+    assert (moves.screened_swaps(codes, 11, never) == moves.all_single_swaps(codes)).all()
+    assert len(moves.screened_swaps(np.zeros(4, dtype=orderings.CODE_DTYPE), 1, never)) == 0
+
+
 def test_compound_swaps_combine_the_best_disjoint_swaps():
     codes = np.array([0, 0, 0, 1, 1, 1], dtype=orderings.CODE_DTYPE)
     neighbours = moves.all_single_swaps(codes)

@@ -220,6 +220,31 @@ def test_the_pool_holds_a_climbed_optimum_of_a_many_body_prior(fitted):
     assert off["score"].max() < top["score"]
 
 
+def test_a_screened_neighbourhood_holds_the_best_swap_of_a_prior_only_model(fitted):
+    """``screen``: the neighbourhood scans and climbs score only the swaps with the largest
+    exact gain on the main prior. With a prior-only model those gains are the model's own,
+    so the screened swaps hold the best of every swap; without ``screen`` all are kept."""
+    _, labelled, _ = fitted
+    campaign = make_campaign({"neighbour_counts": True}, screen=50)
+    surrogate = ranking.fit_surrogate(
+        features(campaign, labelled["codes"]), labelled["energy"].to_numpy(),
+        ranking.query_groups(labelled["composition"]), ModelSettings.from_config({
+            "n_estimators": 0, "prior_features": "linear", "ensemble_size": 0}), seed=0)
+    score = model_score(campaign, surrogate)
+    (_, target), *_ = search._targets(campaign, labelled, surrogate)
+    deep = search.DeepSearch(campaign.settings.search, 10)
+    expansions = deep._expansions(target, np.random.default_rng(0))
+    codes = target.seeds[0]
+    every = moves.all_single_swaps(codes)
+    screened = deep._neighbourhood(expansions)(codes)
+    assert len(screened) == 50 < len(every)
+    assert score(screened).max() == pytest.approx(score(every).max(), abs=1e-9)
+    top = np.sort(score(every))[-50:]
+    assert np.sort(score(screened)) == pytest.approx(top, abs=1e-9)
+    unscreened = search.DeepSearch(campaign.settings.search.replace(screen=0), 10)
+    assert unscreened._neighbourhood(expansions) is moves.all_single_swaps
+
+
 @pytest.mark.parametrize("model", [{"prior": "none"}, {"prior_features": "all"}])
 def test_without_a_linear_prior_nothing_is_climbed(fitted, model):
     """No prior, or one on ratio columns (no cluster expansion): the pool is built without
