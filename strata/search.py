@@ -103,7 +103,8 @@ class Target:
     priors : callable or None
         ``priors(codes) -> scores`` of shape (n_priors, n_rows): the linear priors of the main
         model and of each ensemble member (:meth:`strata.ranking.Surrogate.prior_scores`),
-        whose optima seed the search; None unless the model's prior is linear
+        whose optima seed the search and whose first (the main model's) screens its swaps
+        (``search.screen``); None unless the model's prior is linear
         (``model.prior_features: linear``).
     bonds : numpy.ndarray of int, shape (n_bonds, 2)
         Bonds of the template's neighbour graph.
