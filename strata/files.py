@@ -156,8 +156,10 @@ def label_row(result, elements):
 
 
 def read_table(path):
-    """One ``descriptors.csv`` table as written (``codes`` as text)."""
-    return pd.read_csv(path)
+    """One ``descriptors.csv`` table as written (``codes`` as text), its columns consolidated
+    (``read_csv`` gives a block per column, and every later column insert warned of a
+    fragmented frame)."""
+    return pd.read_csv(path).copy()
 
 
 def concat_labelled(tables):

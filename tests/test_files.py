@@ -1,5 +1,7 @@
 """The campaign's files round-trip without loss."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +27,19 @@ def candidates(template, n=4, seed=0):
 def test_codes_text_round_trip():
     codes = np.array([0, 1, 1, 0], dtype=orderings.CODE_DTYPE)
     assert (files.codes_from_text(files.codes_to_text(codes)) == codes).all()
+
+
+def test_labelled_table_read_back_takes_new_columns_without_warning(tmp_path):
+    """A descriptor table of 120 columns read back (one block per column from read_csv)
+    takes a new column without pandas' fragmented-frame warning in the jobs' logs."""
+    table = pd.DataFrame(np.arange(240.0).reshape(2, 120), columns=[f"f{i}" for i in range(120)])
+    table["codes"] = [files.codes_to_text(np.array([0, 1], dtype=orderings.CODE_DTYPE))] * 2
+    table.to_csv(tmp_path / "descriptors.csv", index=False)
+    labelled = files.read_labelled([tmp_path / "descriptors.csv"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        labelled.assign(kind="batch")
+    assert labelled["f119"].tolist() == [119.0, 239.0]
 
 
 def test_candidates_round_trip(tmp_path, icosahedron147):
