@@ -18,7 +18,10 @@ the previous round's model scores the ground truth against the pool its search p
 ``search`` — the model scores the ground truth above every candidate of the pool, but the pool
 does not hold it (the search missed the model's own optimum); ``model`` — the ground truth is
 not among the model's top ``batch_size`` (the model is wrong); ``picked``/``near``: in the pool
-and the batch, or in the pool's top but not picked.
+and the batch, or in the pool's top but not picked; ``twin``: in the pool's top, but scored
+exactly like other candidates of the pool (orderings the descriptor cannot tell apart, e.g.
+the same minority atoms on different but equivalent facet sites), of which the batch took
+others.
 
 Usage: ``python benchmarks/suite.py [--systems a b] [--seeds 5] [--budget 150]
 [--inits structured random] [--set section.key=json ...] [--quick] [--jobs 2]``.
@@ -68,14 +71,18 @@ def diagnose(campaign, record, previous, truth_codes, target_energy):
     score = float(previous.surrogate.score(
         campaign.featurizer(0, truth, previous.surrogate.prototypes))[0])
     pool = record.candidates
-    rank = int((pool["score"].to_numpy(float) > score).sum()) + 1
+    scores = pool["score"].to_numpy(float)
+    rank = int((scores > score).sum()) + 1
+    twins = int(np.isclose(scores, score, rtol=1e-9, atol=1e-9).sum()) > 1
     in_pool = campaign.keys(0, truth)[0] in set(pool["key"])
     picked = any(r.get_potential_energy() <= target_energy for r in record.results)
     if picked:
         return "picked"
     if not in_pool:
         return "search" if rank == 1 else "model"
-    return "near" if rank <= campaign.settings.batch_size else "model"
+    if rank > campaign.settings.batch_size:
+        return "model"
+    return "twin" if twins else "near"
 
 
 def strata_run(args):
@@ -152,7 +159,7 @@ def summary_row(runs, truth, budget):
 
 def _verdict(verdicts):
     """A slow run's rounds as counts, e.g. ``s3m5`` (3 rounds search missed, 5 model)."""
-    counts = {v: verdicts.count(v) for v in ("search", "model", "near")}
+    counts = {v: verdicts.count(v) for v in ("search", "model", "near", "twin")}
     return "".join(f"{v[0]}{n}" for v, n in counts.items() if n) or "?"
 
 
