@@ -43,7 +43,7 @@ import yaml
 from ground_truths import truths_file
 from oracle import HERE, RELAXED, apply_overrides, campaign_config, oracle_of, systems, template_of
 
-from strata import rounds
+from strata import rounds, selection
 from strata.campaign import Campaign
 from strata.files import codes_from_text
 
@@ -242,8 +242,9 @@ def _no_improvement(k, history):
 
 
 def _low_chance(threshold, k, history):
-    """``selection.stop_chance``: the chance below ``threshold`` in the last k rounds."""
-    return len(history) >= k and all(r["chance"] < threshold for r in history[-k:])
+    """``selection.stop_chance`` with ``stop_chance_rounds`` k: the chance below
+    ``threshold`` in the last k rounds."""
+    return selection.stops_by_chance([[r["chance"]] for r in history], threshold, k)
 
 
 #: stop rules replayed on campaigns run to the budget: name → rule(history) → stop now,

@@ -127,14 +127,17 @@ def better_chance(campaign, round_, candidates, labelled=None, surrogate=None):
 
 
 def select(campaign, round_, candidates, labelled=None, surrogate=None, pure_results=None,
-           chance=None):
+           chance=None, earlier_chances=()):
     """The structures of a round to compute (:func:`choose`), as :class:`ase.Atoms`
     numbered ``rNN-NNN``; with the pure particles' results (``hull.enabled``) the batch goes
     to the compositions that can still lower the hull (:func:`hull_weights`). No structure
-    when the round's :func:`better_chance` table ``chance`` meets the stop rule
-    ``selection.stop_chance``."""
+    when the round's :func:`better_chance` table ``chance`` and those of the rounds before
+    (``earlier_chances``, oldest first) meet the stop rule ``selection.stop_chance`` (below it
+    ``selection.stop_chance_rounds`` rounds in a row)."""
+    settings = campaign.settings.selection
     if chance is not None and selection.stops_by_chance(
-            chance["chance"], campaign.settings.selection.stop_chance):
+            [table["chance"] for table in [*earlier_chances, chance]], settings.stop_chance,
+            settings.stop_chance_rounds):
         return []
     weights = None
     if round_ and pure_results is not None and not candidates.empty:
@@ -616,7 +619,7 @@ def run(campaign, compute=None, rounds=None):
         empty batch (stop rule) ends it.
     """
     compute = compute or (lambda atoms: reference(campaign, atoms)[0])
-    tables, labelled, surrogate, pure = [], None, None, None
+    tables, chances, labelled, surrogate, pure = [], [], None, None, None
     if campaign.settings.hull.enabled:  # once, before round 0 (rules pure_particles, compute_pure)
         pure = [files.round_trip(compute(atoms), files.write_result, files.read_result,
                                  ".extxyz") for atoms in pure_particles(campaign)]
@@ -631,8 +634,9 @@ def run(campaign, compute=None, rounds=None):
                                                     surrogate),
                                       files.write_csv, files.read_table, ".csv")
             batch = files.round_trip(select(campaign, round_, candidates, labelled, surrogate,
-                                            pure, chance),
+                                            pure, chance, chances),
                                      files.write_structures, files.read_structures, ".extxyz")
+            chances.append(chance)
         if not batch:
             return
         with clock("reference"):

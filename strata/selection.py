@@ -225,11 +225,24 @@ def better_chance(pool_scores, pool_groups, best_scores, best_groups):
     return chance
 
 
-def stops_by_chance(chance, stop_chance):
-    """Stop rule ``selection.stop_chance``: every group's :func:`better_chance` is below it
-    (never without a threshold or a defined chance)."""
-    chance = np.asarray(chance, dtype=float)
-    return stop_chance is not None and len(chance) > 0 and bool((chance < stop_chance).all())
+def stops_by_chance(chances, stop_chance, in_a_row=1):
+    """Stop rule ``selection.stop_chance`` (and ``stop_chance_rounds``): in each of the last
+    ``in_a_row`` rounds every group's :func:`better_chance` was below ``stop_chance``.
+
+    Parameters
+    ----------
+    chances : list of array_like
+        Each round's chances (one per group), oldest first, this round last.
+    stop_chance : float or None
+        None: never stop.
+    in_a_row : int
+        Rounds in a row the chances must all be below ``stop_chance``; never with fewer
+        rounds, a round without a chance or an undefined (NaN) one.
+    """
+    if stop_chance is None or len(chances) < in_a_row:
+        return False
+    recent = [np.asarray(c, dtype=float) for c in chances[len(chances) - in_a_row:]]
+    return all(len(c) > 0 and bool((c < stop_chance).all()) for c in recent)
 
 
 def _round_of(labelled):

@@ -161,6 +161,7 @@ class SelectionSettings(_Section):
     batch_min_distance: int
     stop_after: int | None
     stop_chance: float | None
+    stop_chance_rounds: int
 
 
 @dataclass(frozen=True)

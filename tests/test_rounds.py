@@ -309,7 +309,17 @@ def test_the_chance_of_a_better_ordering_is_recorded_and_can_stop_the_campaign(
     assert 0 < chance < 1  # this seed's round 2: the members disagree
     for stop_chance, stops in ((None, False), (chance, False), (1.0, True)):
         campaign = Campaign.from_config(as_snakemake_reads_it(
-            {**SMALL, "selection": {"stop_chance": stop_chance}}))
+            {**SMALL, "selection": {"stop_chance": stop_chance, "stop_chance_rounds": 1}}))
         batch = rounds.select(campaign, 2, last.candidates, before.labelled, before.surrogate,
                               None, last.chance)
+        assert (len(batch) == 0) == stops
+    # stop_chance_rounds 2: this round's chance and the one before must both be below 1
+    campaign = Campaign.from_config(as_snakemake_reads_it(
+        {**SMALL, "selection": {"stop_chance": 1.0, "stop_chance_rounds": 2}}))
+    low = before.chance.assign(chance=0.5)
+    for earlier, stops in (((), False), ((low,), True), ((campaign_rounds[0].chance, low), True),
+                           ((low, before.chance.assign(chance=1.0)), False),
+                           ((campaign_rounds[0].chance,), False)):
+        batch = rounds.select(campaign, 2, last.candidates, before.labelled, before.surrogate,
+                              None, last.chance, earlier)
         assert (len(batch) == 0) == stops

@@ -188,8 +188,19 @@ def test_better_chance_is_the_share_of_members_that_see_a_better_candidate():
 
 
 def test_stop_by_chance_needs_every_group_below_the_threshold():
-    assert selection.stops_by_chance([0.0, 0.04], 0.05)
-    assert not selection.stops_by_chance([0.0, 0.2], 0.05)
-    assert not selection.stops_by_chance([0.0], None)
+    assert selection.stops_by_chance([[0.0, 0.04]], 0.05)
+    assert not selection.stops_by_chance([[0.0, 0.2]], 0.05)
+    assert not selection.stops_by_chance([[0.0]], None)
+    assert not selection.stops_by_chance([[]], 0.05)
     assert not selection.stops_by_chance([], 0.05)
-    assert not selection.stops_by_chance([np.nan], 0.05)
+    assert not selection.stops_by_chance([[np.nan]], 0.05)
+
+
+def test_stop_by_chance_in_a_row_needs_that_many_low_rounds_ending_now():
+    low, high = [0.0, 0.01], [0.0, 0.3]
+    assert selection.stops_by_chance([high, low, low], 0.05, in_a_row=2)
+    assert not selection.stops_by_chance([high, low, low], 0.05, in_a_row=3)
+    assert not selection.stops_by_chance([low, high, low], 0.05, in_a_row=2)
+    assert not selection.stops_by_chance([low, low, high], 0.05, in_a_row=2)
+    assert not selection.stops_by_chance([low], 0.05, in_a_row=2)  # too few rounds yet
+    assert not selection.stops_by_chance([[], low], 0.05, in_a_row=2)  # round 0: no chance

@@ -194,6 +194,12 @@ def metrics_until(wildcards):
     return expand("results/round_{round}/metrics.csv", round=rounds)
 
 
+def chances_before(wildcards):
+    """Tables of the chance that the pool held a better ordering, of every earlier round."""
+    rounds = ROUNDS[: int(wildcards.round)]
+    return expand("results/round_{round}/chance.csv", round=rounds)
+
+
 def chances_until(wildcards):
     """Tables of the chance that the pool held a better ordering, this round and earlier."""
     rounds = ROUNDS[: int(wildcards.round) + 1]

@@ -2,7 +2,8 @@
 # top of the scored pool with an exploration share, never a structure already computed; a
 # composition scan with its hull shares the batch among compositions by their chance to
 # lower the hull. The model ensemble's chance that the pool beats the best computed
-# structure is written each round (the stop rule selection.stop_chance reads it).
+# structure is written each round (the stop rule selection.stop_chance reads it, with the
+# earlier rounds' for selection.stop_chance_rounds).
 # A checkpoint: the number of reference jobs of a round is known once it has run.
 
 
@@ -12,6 +13,7 @@ checkpoint select_batch:
         candidates="results/round_{round}/candidates.csv",
         labelled=descriptors_before,
         model=previous_model,
+        earlier_chances=chances_before,
         pairs=PAIRS,
     output:
         batch="results/round_{round}/batch.extxyz",
