@@ -73,7 +73,7 @@ def diagnose(campaign, record, previous, truth_codes, target_energy):
     pool = record.candidates
     scores = pool["score"].to_numpy(float)
     rank = int((scores > score).sum()) + 1
-    twins = int(np.isclose(scores, score, rtol=1e-9, atol=1e-9).sum()) > 1
+    twins = int(selection.same_score(scores, score).sum()) > 1
     in_pool = campaign.keys(0, truth)[0] in set(pool["key"])
     picked = any(r.get_potential_energy() <= target_energy for r in record.results)
     if picked:

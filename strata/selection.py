@@ -96,6 +96,12 @@ def _explore(pool, chosen, n, method, rng, region=None):
     return list(rng.choice(free, size=min(n, len(free)), replace=False))
 
 
+def same_score(a, b):
+    """Whether predicted scores are equal up to rounding: the model cannot tell the orderings
+    apart (``batch_distinct_scores``)."""
+    return np.isclose(a, b, rtol=1e-9, atol=1e-9)
+
+
 def _exploit(pool, turn, n, settings):
     """Exploitation picks: the best in turn order, each distinct from the picks so far.
 
@@ -121,7 +127,7 @@ def _exploit(pool, turn, n, settings):
             break
         close = min_distance > 0 and chosen and _hamming(codes, [k], chosen)[0] < min_distance
         same = distinct and any(
-            group[c] == group[k] and np.isclose(score[c], score[k], rtol=1e-9, atol=1e-9)
+            group[c] == group[k] and same_score(score[c], score[k])
             for c in chosen)
         (deferred if close or same else chosen).append(k)
     return chosen + deferred[: n - len(chosen)]
